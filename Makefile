@@ -1,0 +1,46 @@
+# The two commands of the contract: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(VENV)/bin/python
+
+.PHONY: run test lint bench serve-prod migrate seed clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# --inexact keeps uv itself in the venv; --frozen installs exactly uv.lock.
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --inexact --quiet
+	touch $@
+
+$(VENV)/.installed-test: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --inexact --quiet --extra test
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/appointments migrate
+	$(VENV)/bin/appointments seed --if-empty
+	$(VENV)/bin/appointments serve
+
+test: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed-test
+	$(VENV)/bin/python -m bench
+
+serve-prod: $(VENV)/.installed
+	$(VENV)/bin/appointments migrate
+	$(VENV)/bin/appointments seed --if-empty
+	$(VENV)/bin/gunicorn --workers $${WORKERS:-4} --bind $${HOST:-127.0.0.1}:$${PORT:-8050} 'app:create_server()'
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3 tests/artifacts

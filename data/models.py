@@ -1,0 +1,374 @@
+"""SQLAlchemy 2.x typed models: the schema of record.
+
+Business rules live in ``domain/``; what the database itself must never accept (an unknown
+status, a zero duration, a capacity of 0, an end before its start) is enforced here with
+CHECK constraints so that no writer, ORM or raw SQL, can store it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from data.types import JSONType, UTCDateTime
+from data.vocabulary import (
+    APPOINTMENT_STATUSES,
+    CANCELLATION_CATEGORIES,
+    ENCOUNTER_STATUSES,
+    EVENT_PRIORITIES,
+    EXCEPTION_REASONS,
+    GENDERS,
+    RECIPIENT_KINDS,
+    ROLES,
+    sql_in,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint("buffer_minutes >= 0 AND buffer_minutes <= 240", name="buffer_range"),
+        CheckConstraint("min_notice_minutes >= 0", name="min_notice_nonnegative"),
+        CheckConstraint("booking_horizon_days >= 1", name="horizon_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    booking_horizon_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    # Notification switches, e.g. {"notify_practitioner": true, "notify_patient": true,
+    # "notify_coordinators": false}; JSON so new channels need no migration.
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+    organization: Mapped[Organization] = relationship()
+
+
+class Practitioner(Base):
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    specialty: Mapped[str] = mapped_column(String(100), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Marks the stand-in practitioner that imported history is attached to when the
+    # source system did not record who saw the patient.
+    is_placeholder: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+    organization: Mapped[Organization] = relationship()
+
+
+class ClinicAssignment(Base):
+    __tablename__ = "clinic_assignments"
+    __table_args__ = (
+        UniqueConstraint("practitioner_id", "clinic_id", "active_from"),
+        CheckConstraint("active_to IS NULL OR active_to >= active_from", name="period_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    active_from: Mapped[date] = mapped_column(Date)
+    active_to: Mapped[date | None] = mapped_column(Date)
+
+    practitioner: Mapped[Practitioner] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+
+
+class AppointmentType(Base):
+    __tablename__ = "appointment_types"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "code"),
+        CheckConstraint("default_duration_minutes > 0", name="duration_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+    default_duration_minutes: Mapped[int] = mapped_column(Integer)
+    encounter_type: Mapped[str] = mapped_column(String(50))
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
+class Schedule(Base):
+    """A weekly block of a practitioner's time at a clinic, in the clinic's local time."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday_range"),
+        CheckConstraint("end_time > start_time", name="end_after_start"),
+        CheckConstraint("slot_minutes > 0", name="slot_positive"),
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_order"),
+        Index("ix_schedules_practitioner_weekday", "practitioner_id", "weekday"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    # Monday = 0 ... Sunday = 6, as Python's date.weekday().
+    weekday: Mapped[int] = mapped_column(SmallInteger)
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When set, the block only takes this type (e.g. a group-therapy block).
+    appointment_type_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_types.id"))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+    practitioner: Mapped[Practitioner] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+
+
+class ScheduleException(Base):
+    """Time taken out of schedules: a practitioner's leave, a holiday or a clinic closure.
+
+    practitioner_id NULL means every practitioner (of the clinic, or of the organization
+    when clinic_id is NULL too).
+    """
+
+    __tablename__ = "schedule_exceptions"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(f"reason IN {sql_in(EXCEPTION_REASONS)}", name="reason_known"),
+        Index("ix_schedule_exceptions_org_start", "organization_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        CheckConstraint(f"gender IS NULL OR gender IN {sql_in(GENDERS)}", name="gender_known"),
+        Index("ix_patients_org_family_given", "organization_id", "family_name", "given_name"),
+        Index("ix_patients_org_birth_date", "organization_id", "birth_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    # True when birth_date was derived from an age (imported history), not recorded.
+    birth_date_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    gender: Mapped[str | None] = mapped_column(String(1))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {sql_in(ROLES)}", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Stored lower-cased; unique across organizations because it is the login name.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(APPOINTMENT_STATUSES)}", name="status_known"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            f"cancellation_category IS NULL OR cancellation_category IN "
+            f"{sql_in(CANCELLATION_CATEGORIES)}",
+            name="cancellation_category_known",
+        ),
+        CheckConstraint("version >= 1", name="version_positive"),
+        UniqueConstraint("organization_id", "external_id"),
+        Index("ix_appointments_practitioner_start", "practitioner_id", "start_at"),
+        Index("ix_appointments_clinic_start", "clinic_id", "start_at"),
+        Index("ix_appointments_patient_start", "patient_id", "start_at"),
+        Index("ix_appointments_org_start", "organization_id", "start_at"),
+        Index("ix_appointments_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    appointment_type_id: Mapped[int] = mapped_column(ForeignKey("appointment_types.id"))
+    start_at: Mapped[datetime]
+    # Kept beside duration so overlap queries are plain indexed range comparisons;
+    # always start_at + duration_minutes (set by the writers, checked by tests).
+    end_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="booked")
+    notes: Mapped[str | None] = mapped_column(Text)
+    cancellation_category: Mapped[str | None] = mapped_column(String(32))
+    cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    # When the booking was made (drives lead-time analytics); differs from created_at for
+    # imported history, where created_at is the import time.
+    booked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminder_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The source recorded only the day, not the time: start_at is local midnight and
+    # hour-of-day analytics must leave these rows out.
+    date_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+
+    patient: Mapped[Patient] = relationship()
+    practitioner: Mapped[Practitioner] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+    appointment_type: Mapped[AppointmentType] = relationship()
+
+
+class ActivityEvent(Base):
+    """The audit trail: one row per change, never updated or deleted."""
+
+    __tablename__ = "activity_events"
+    __table_args__ = (
+        CheckConstraint(f"priority IN {sql_in(EVENT_PRIORITIES)}", name="priority_known"),
+        Index("ix_activity_events_org_created", "organization_id", "created_at"),
+        Index("ix_activity_events_appointment_created", "appointment_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Name as it was when acting, so history survives renames; "system" for jobs.
+    actor_name: Mapped[str] = mapped_column(String(200), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(f"priority IN {sql_in(EVENT_PRIORITIES)}", name="priority_known"),
+        CheckConstraint(f"recipient_kind IN {sql_in(RECIPIENT_KINDS)}", name="recipient_known"),
+        CheckConstraint(
+            "(recipient_kind = 'role' AND recipient_role IS NOT NULL)"
+            " OR (recipient_kind <> 'role' AND recipient_id IS NOT NULL)",
+            name="recipient_present",
+        ),
+        Index(
+            "ix_notifications_recipient",
+            "organization_id",
+            "recipient_kind",
+            "recipient_id",
+            "read_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("activity_events.id"), index=True)
+    recipient_kind: Mapped[str] = mapped_column(String(20))
+    recipient_id: Mapped[int | None] = mapped_column(Integer)
+    recipient_role: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    channel: Mapped[str] = mapped_column(String(20), default="in-app")
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    read_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Encounter(Base):
+    __tablename__ = "encounters"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(ENCOUNTER_STATUSES)}", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    encounter_date: Mapped[date] = mapped_column(Date)
+    encounter_type: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), default="in-progress")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finalized_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

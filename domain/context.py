@@ -1,0 +1,29 @@
+"""What a running app hands to the domain services: the store, the clock, the settings.
+
+Built once by the app factory (or a test) and passed down; nothing here is global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from data.db import Database
+from domain.clock import Clock, system_clock
+from settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    clock: Clock = system_clock
+    # Filled by later layers (availability cache, notifier, ...); keyed by name so the
+    # context does not have to know every service.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> AppContext:
+        return cls(
+            settings=settings, db=Database(settings.database_url), clock=clock or system_clock
+        )

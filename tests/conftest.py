@@ -1,0 +1,195 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+- ``db``: an empty, migrated database of the parametrized backend; emptied after each test.
+- ``demo_db``: the demo organization seeded once per backend at a fixed anchor; tests treat
+  it as read-only (write tests use ``db`` and their own factories).
+- ``backend``: "sqlite" or "postgresql", the parameter of the two above.
+
+PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the local server); each test run
+creates databases of its own and drops them afterwards. Outside CI a missing server skips
+the PostgreSQL half with the reason; with ``CI=true`` it fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from data.db import Database
+from data.migrate import upgrade
+from data.models import Base
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_SERVER_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ("sqlite", "postgresql")
+# The demo data is generated around this instant so that its numbers are stable.
+DEMO_ANCHOR = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI, fail inside it: CI must run every test."""
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+class PostgresServer:
+    """Creates and drops this run's own databases on the shared test server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.created: list[str] = []
+        self._error: str | None = None
+        self._engine = None
+
+    def _admin(self):  # type: ignore[no-untyped-def]
+        if self._engine is None:
+            self._engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        return self._engine
+
+    def check(self) -> None:
+        if self._error is None:
+            try:
+                with self._admin().connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                self._error = ""
+            except Exception as exc:
+                self._error = f"PostgreSQL not reachable at {self.url}: {exc.__class__.__name__}"
+        if self._error:
+            unavailable(self._error)
+
+    def create_database(self, label: str) -> str:
+        self.check()
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"clinic_test_{label}_{worker}_{uuid.uuid4().hex[:8]}"
+        with self._admin().connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created or self._engine is None:
+            return
+        with self._engine.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    server = PostgresServer(PG_SERVER_URL)
+    yield server
+    server.drop_all()
+
+
+def new_database_url(backend: str, label: str, tmp_dir: Path, pg: PostgresServer) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / f'{label}-{uuid.uuid4().hex[:8]}.sqlite3'}"
+    return pg.create_database(label)
+
+
+@pytest.fixture(scope="session")
+def migrated_urls(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
+) -> dict[str, str]:
+    """Lazily created, migrated empty databases, one per backend."""
+    return _LazyUrls(tmp_path_factory.mktemp("db"), pg_server)  # type: ignore[return-value]
+
+
+class _LazyUrls(dict):  # type: ignore[type-arg]
+    def __init__(self, tmp: Path, pg: PostgresServer) -> None:
+        super().__init__()
+        self.tmp, self.pg = tmp, pg
+
+    def __missing__(self, backend: str) -> str:
+        url = new_database_url(backend, "empty", self.tmp, self.pg)
+        upgrade(url)
+        self[backend] = url
+        return url
+
+
+def _empty_tables(database: Database) -> None:
+    names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if database.dialect == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in names:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db(backend: str, migrated_urls: dict[str, str]) -> Iterator[Database]:
+    database = Database(migrated_urls[backend])
+    try:
+        yield database
+    finally:
+        _empty_tables(database)
+        database.dispose()
+
+
+class _DemoDatabases(dict):  # type: ignore[type-arg]
+    def __init__(self, tmp: Path, pg: PostgresServer) -> None:
+        super().__init__()
+        self.tmp, self.pg = tmp, pg
+
+    def __missing__(self, backend: str) -> Database:
+        from data.seed import seed
+
+        url = new_database_url(backend, "demo", self.tmp, self.pg)
+        upgrade(url)
+        database = Database(url)
+        seed(database, anchor=DEMO_ANCHOR)
+        self[backend] = database
+        return database
+
+
+@pytest.fixture(scope="session")
+def demo_databases(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
+) -> Iterator[dict[str, Database]]:
+    dbs = _DemoDatabases(tmp_path_factory.mktemp("demo"), pg_server)
+    yield dbs  # type: ignore[misc]
+    for database in dbs.values():
+        database.dispose()
+
+
+@pytest.fixture
+def demo_db(backend: str, demo_databases: dict[str, Database]) -> Database:
+    return demo_databases[backend]
+
+
+@pytest.fixture
+def new_db_url(backend: str, tmp_path: Path, pg_server: PostgresServer) -> str:
+    """A brand-new, unmigrated database of the backend (for migration and seed tests)."""
+    return new_database_url(backend, "fresh", tmp_path, pg_server)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    if not SHARED_DATA.is_dir():
+        unavailable(f"shared data folder not found at {SHARED_DATA}")
+    return SHARED_DATA
