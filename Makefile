@@ -37,10 +37,15 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/python -m bench
 
+# Production: several gunicorn workers (gunicorn.conf.py). Never seeds demo data; set
+# DATABASE_URL (PostgreSQL), REDIS_URL and SECRET_KEY (else one is made in var/secret_key).
 serve-prod: $(VENV)/.installed
 	$(VENV)/bin/appointments migrate
-	$(VENV)/bin/appointments seed --if-empty
-	$(VENV)/bin/gunicorn --workers $${WORKERS:-4} --bind $${HOST:-127.0.0.1}:$${PORT:-8050} 'app:create_server()'
+	@mkdir -p var
+	@test -n "$$SECRET_KEY" || test -s var/secret_key || \
+	  (umask 077; $(VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))' > var/secret_key)
+	SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
+	  $(VENV)/bin/gunicorn -c gunicorn.conf.py 'app:create_server()'
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3 tests/artifacts

@@ -1,4 +1,4 @@
-"""`appointments` console command: serve, migrate, seed (and later import/reminders).
+"""`appointments` console command: serve, migrate, seed, accounts (and later import/reminders).
 
 Each sub-command is one piece of `make run`, usable on its own.
 """
@@ -77,6 +77,136 @@ def _seed(args: argparse.Namespace, settings: Settings) -> int:
         f"seeded {total:,} rows in {report.seconds:.1f} s: "
         + ", ".join(f"{n:,} {t}" for t, n in report.rows.items())
     )
+    if report.logins:
+        print("\ndemo sign-ins (demo data only: their passwords are public):")
+        for org, role, email, password in report.logins:
+            print(f"  {org:<26} {role:<13} {email:<30} {password}")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin (``--password-stdin``, for scripts) or typed twice at a terminal."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise SystemExit("no terminal to type a password; pipe it with --password-stdin")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise SystemExit("the two passwords differ")
+    return first
+
+
+def _context(settings: Settings):  # type: ignore[no-untyped-def]
+    from domain.context import AppContext
+
+    return AppContext.from_settings(settings)
+
+
+def _create_org_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", required=True)
+    p.add_argument("--timezone", required=True, help="IANA zone, e.g. America/New_York")
+    p.add_argument("--buffer-minutes", type=int, default=0)
+    p.add_argument("--min-notice-minutes", type=int, default=0)
+    p.add_argument("--horizon-days", type=int, default=90)
+
+
+@command("create-organization", "create an empty organization (real deployments)", _create_org_args)
+def _create_organization(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.organizations import OrganizationError, create_organization
+
+    ctx = _context(settings)
+    try:
+        org = create_organization(
+            ctx,
+            args.name,
+            args.timezone,
+            buffer_minutes=args.buffer_minutes,
+            min_notice_minutes=args.min_notice_minutes,
+            booking_horizon_days=args.horizon_days,
+        )
+    except OrganizationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(f"created organization {org.id}: {org.name} ({org.timezone})")
+    return 0
+
+
+def _create_user_args(p: argparse.ArgumentParser) -> None:
+    from data.vocabulary import ROLES
+
+    p.add_argument("--email", required=True, help="the sign-in name")
+    p.add_argument("--name", required=True, help="shown in the app and in the audit trail")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument(
+        "--organization", default=None, help="name or id (default: the only organization)"
+    )
+    p.add_argument("--practitioner-id", type=int, default=None, help="for practitioner accounts")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+
+@command("create-user", "create a staff account that can sign in", _create_user_args)
+def _create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.auth import AccountError, create_user
+    from domain.organizations import find_organization
+
+    ctx = _context(settings)
+    try:
+        org = find_organization(ctx, args.organization)
+        if org is None:
+            print(
+                "error: name the organization with --organization (name or id); "
+                "create one with `appointments create-organization`",
+                file=sys.stderr,
+            )
+            return 2
+        user = create_user(
+            ctx,
+            actor=Actor.system(org.id, "appointments create-user"),
+            organization_id=org.id,
+            name=args.name,
+            email=args.email,
+            role=args.role,
+            password=_read_password(args),
+            practitioner_id=args.practitioner_id,
+        )
+    except AccountError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(f"created {user.role} account {user.email} in {user.organization_name}")
+    return 0
+
+
+def _set_password_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--email", required=True)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+
+@command("set-password", "reset an account's password (ends its sessions)", _set_password_args)
+def _set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.auth import AccountError, find_user, set_password
+
+    ctx = _context(settings)
+    try:
+        user = find_user(ctx, args.email)
+        if user is None:
+            print(f"error: no account with e-mail {args.email}", file=sys.stderr)
+            return 2
+        actor = Actor.system(user.organization_id, "appointments set-password")
+        set_password(ctx, actor, user.id, _read_password(args))
+    except AccountError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(f"password of {user.email} changed; their open sessions have ended")
     return 0
 
 

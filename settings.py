@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = ROOT / "var" / "clinic.sqlite3"
+DEFAULT_SECRET_KEY = "dev-only-change-me"
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -25,9 +26,17 @@ class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     host: str = "127.0.0.1"
     port: int = 8050
-    secret_key: str = "dev-only-change-me"
+    secret_key: str = DEFAULT_SECRET_KEY
     redis_url: str | None = None
+    # Namespace of this deployment's Redis keys, so several deployments (or test runs)
+    # can share one Redis.
+    redis_key_prefix: str = "clinic"
     cookie_secure: bool = False
+    # A signed-in session ends after this long without a request.
+    session_hours: float = 12.0
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none);
+    # sign-in throttling needs the real client address.
+    proxy_count: int = 0
     debug: bool = False
     # Availability cache lifetime; invalidation is explicit, this only bounds staleness
     # from writers that bypass the services (e.g. manual SQL).
@@ -43,6 +52,10 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def uses_default_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET_KEY
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -56,7 +69,10 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         port=int(env.get("PORT") or defaults.port),
         secret_key=env.get("SECRET_KEY") or defaults.secret_key,
         redis_url=env.get("REDIS_URL") or None,
+        redis_key_prefix=env.get("REDIS_KEY_PREFIX") or defaults.redis_key_prefix,
         cookie_secure=_bool(env.get("COOKIE_SECURE")),
+        session_hours=float(env.get("SESSION_HOURS") or defaults.session_hours),
+        proxy_count=int(env.get("PROXY_COUNT") or defaults.proxy_count),
         debug=_bool(env.get("DEBUG")),
         cache_ttl_seconds=int(env.get("CACHE_TTL_SECONDS") or defaults.cache_ttl_seconds),
         smtp_host=env.get("SMTP_HOST") or None,

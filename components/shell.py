@@ -1,4 +1,5 @@
-"""The page frame: navigation bar built from the page registry, and the page container."""
+"""The page frame: navigation bar built from the pages the signed-in user may open, the
+user's name and role with a sign-out button, and the page container."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
+from components.auth import visible_pages
+from components.context import current_user
+from domain.auth import UserInfo
+from domain.permissions import ROLE_LABELS
 
-def nav_links() -> list[dbc.NavItem]:
-    pages = sorted(
-        (p for p in dash.page_registry.values() if p.get("nav", True)),
-        key=lambda p: p.get("order", 100),
-    )
+
+def nav_links(user: UserInfo | None) -> list[dbc.NavItem]:
     return [
         dbc.NavItem(
             dbc.NavLink(
@@ -20,12 +22,55 @@ def nav_links() -> list[dbc.NavItem]:
                 active="exact",
             )
         )
-        for p in pages
+        for p in visible_pages(user)
     ]
 
 
+def user_menu(user: UserInfo) -> html.Div:
+    return html.Div(
+        [
+            html.A(
+                [
+                    html.I(className="bi bi-person-circle me-1"),
+                    html.Span(user.name, id="shell-user-name"),
+                    dbc.Badge(
+                        ROLE_LABELS.get(user.role, user.role),
+                        color="light",
+                        text_color="primary",
+                        className="ms-2",
+                        id="shell-user-role",
+                    ),
+                ],
+                href="/account",
+                className="navbar-text text-white text-decoration-none me-3",
+                title=f"{user.email} · {user.organization_name}",
+            ),
+            # A form POST: SameSite=Lax cookies are not sent with cross-site POSTs, so
+            # another site cannot sign the user out.
+            html.Form(
+                dbc.Button(
+                    [html.I(className="bi bi-box-arrow-right me-1"), "Sign out"],
+                    type="submit",
+                    color="light",
+                    outline=True,
+                    size="sm",
+                    id="shell-sign-out",
+                ),
+                action="/logout",
+                method="POST",
+                className="d-inline",
+            ),
+        ],
+        className="d-flex align-items-center ms-lg-3 mt-2 mt-lg-0",
+    )
+
+
 def shell() -> html.Div:
-    """Called on every page load so the navigation reflects the registered pages."""
+    """Called on every page load so the navigation reflects who is signed in."""
+    user = current_user()
+    collapse_children: list[object] = [dbc.Nav(nav_links(user), navbar=True, className="ms-auto")]
+    if user is not None:
+        collapse_children.append(user_menu(user))
     return html.Div(
         [
             dbc.Navbar(
@@ -37,7 +82,7 @@ def shell() -> html.Div:
                         ),
                         dbc.NavbarToggler(id="navbar-toggler"),
                         dbc.Collapse(
-                            dbc.Nav(nav_links(), navbar=True, className="ms-auto"),
+                            collapse_children,
                             id="navbar-collapse",
                             navbar=True,
                         ),
@@ -53,9 +98,12 @@ def shell() -> html.Div:
     )
 
 
-dash.clientside_callback(
-    "function(n, isOpen) { return n ? !isOpen : isOpen; }",
-    dash.Output("navbar-collapse", "is_open"),
-    dash.Input("navbar-toggler", "n_clicks"),
-    dash.State("navbar-collapse", "is_open"),
-)
+def register_shell_callbacks(app: dash.Dash) -> None:
+    """Registered on the app (not at import) so that every app built in one process,
+    as tests do, gets them."""
+    app.clientside_callback(
+        "function(n, isOpen) { return n ? !isOpen : isOpen; }",
+        dash.Output("navbar-collapse", "is_open"),
+        dash.Input("navbar-toggler", "n_clicks"),
+        dash.State("navbar-collapse", "is_open"),
+    )

@@ -110,5 +110,10 @@ class Database:
             session.rollback()
             session.close()
 
+    def ping(self) -> None:
+        """Raise unless the database answers (health checks)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def dispose(self) -> None:
         self.engine.dispose()

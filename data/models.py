@@ -239,8 +239,26 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Copied into the session cookie at sign-in; bumping it (password change, deactivation,
+    # "sign out everywhere") ends every session issued before.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+
+
+class LoginFailure(Base):
+    """One failed sign-in, for throttling when no Redis is configured.
+
+    ``key`` is a SHA-256 of what is throttled (e-mail + client address, or the address
+    alone), so the table holds no e-mail addresses. Rows older than the window are deleted.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_created", "key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Appointment(Base):

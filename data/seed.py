@@ -13,6 +13,7 @@ and with the organization's buffer between individual appointments.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -565,6 +566,39 @@ class ClinicPlan:
 
 
 @dataclass(frozen=True)
+class UserPlan:
+    """A demo sign-in. The password is public (README, seed output): demo data only."""
+
+    role: str
+    name: str
+    email: str
+    password: str
+    # Practitioner accounts are the organization's first practitioner.
+    is_practitioner: bool = False
+
+
+def demo_users(domain: str, label: str, *, staff: bool = True) -> tuple[UserPlan, ...]:
+    """One account per role (``staff=False``: the administrator only)."""
+    names = (
+        ("admin", "Dana Whitfield"),
+        ("manager", "Priya Raman"),
+        ("coordinator", "Marcus Bell"),
+        ("front-desk", "Sofia Alvarez"),
+        ("practitioner", ""),
+    )
+    return tuple(
+        UserPlan(
+            role=role,
+            name=name,
+            email=f"{role.replace('-', '')}@{domain}",
+            password=f"{label}-{role.replace('-', '')}-demo",
+            is_practitioner=role == "practitioner",
+        )
+        for role, name in (names if staff else names[:1])
+    )
+
+
+@dataclass(frozen=True)
 class OrgPlan:
     name: str
     timezone: str
@@ -575,6 +609,7 @@ class OrgPlan:
     min_notice_minutes: int = 60
     booking_horizon_days: int = 90
     second_clinic_share: float = 0.3
+    users: tuple[UserPlan, ...] = ()
     settings: dict[str, bool] = field(
         default_factory=lambda: {
             "notify_practitioner": True,
@@ -609,6 +644,7 @@ DEMO_PROFILE = SeedProfile(
             practitioners=27,
             patients=2_800,
             buffer_minutes=0,
+            users=demo_users("harbor.example", "harbor"),
         ),
         OrgPlan(
             name="Sunvale Family Practice",
@@ -618,6 +654,7 @@ DEMO_PROFILE = SeedProfile(
             patients=300,
             buffer_minutes=10,
             second_clinic_share=0.0,
+            users=demo_users("sunvale.example", "sunvale", staff=False),
         ),
     ),
     history_days=365,
@@ -652,6 +689,7 @@ def large_profile(scale: float = 1.0) -> SeedProfile:
                 clinics=clinics,
                 practitioners=max(2, round(300 * scale)),
                 patients=max(100, round(200_000 * scale)),
+                users=demo_users("metro.example", "metro"),
             ),
             DEMO_PROFILE.organizations[1],
         ),
@@ -817,6 +855,9 @@ def _generate_org(
             }
         ),
     )
+    if plan.users:
+        first_practitioner = (int(prac_ids[0]), f"Dr. {given[0]} {family[0]}")
+        add("users", _users_frame(plan.users, org_id, first_practitioner, created, ids))
 
     assign_rows: list[dict[str, object]] = []
     sched_rows: list[dict[str, object]] = []
@@ -1020,6 +1061,52 @@ def _generate_org(
 
     if profile.recent_event_days:
         _recent_events(appts, anchor, profile.recent_event_days, org_id, ids, add)
+
+
+def demo_password_hash(email: str, password: str) -> str:
+    """Argon2id with the production parameters but a salt derived from the e-mail, so
+    the demo data stays byte-for-byte reproducible. Demo accounts only: real accounts
+    get random salts (domain.auth.hash_password)."""
+    from argon2 import PasswordHasher
+    from argon2.low_level import Type, hash_secret
+
+    params = PasswordHasher()
+    salt = hashlib.sha256(f"demo-salt:{email}".encode()).digest()[: params.salt_len]
+    return hash_secret(
+        password.encode(),
+        salt,
+        time_cost=params.time_cost,
+        memory_cost=params.memory_cost,
+        parallelism=params.parallelism,
+        hash_len=params.hash_len,
+        type=Type.ID,
+    ).decode()
+
+
+def _users_frame(
+    users: tuple[UserPlan, ...],
+    org_id: int,
+    practitioner: tuple[int, str],
+    created: datetime,
+    ids: _Ids,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ids.take("users", len(users)),
+            "organization_id": org_id,
+            "name": [practitioner[1] if u.is_practitioner else u.name for u in users],
+            "email": [u.email for u in users],
+            "role": [u.role for u in users],
+            "password_hash": [demo_password_hash(u.email, u.password) for u in users],
+            "practitioner_id": pd.Series(
+                [practitioner[0] if u.is_practitioner else None for u in users], dtype=object
+            ),
+            "active": True,
+            "session_version": 1,
+            "created_at": created,
+            "last_login_at": pd.Series([pd.NaT] * len(users), dtype="datetime64[us, UTC]"),
+        }
+    )
 
 
 def _block(
@@ -1416,6 +1503,7 @@ TABLE_ORDER = (
     "clinics",
     "appointment_types",
     "practitioners",
+    "users",
     "clinic_assignments",
     "schedules",
     "schedule_exceptions",
@@ -1452,6 +1540,8 @@ def is_empty(db: Database) -> bool:
 class SeedReport:
     rows: dict[str, int]
     seconds: float
+    # (organization, role, e-mail, password) of the demo sign-ins that were created.
+    logins: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 def seed(
@@ -1468,7 +1558,8 @@ def seed(
     anchor = anchor or datetime.now(UTC)
     frames = generate(profile, anchor, seed_value, _next_ids(db), progress)
     write_frames(db, frames, progress)
-    return SeedReport({t: len(f) for t, f in frames.items()}, _time.perf_counter() - t0)
+    logins = [(o.name, u.role, u.email, u.password) for o in profile.organizations for u in o.users]
+    return SeedReport({t: len(f) for t, f in frames.items()}, _time.perf_counter() - t0, logins)
 
 
 def write_frames(

@@ -42,3 +42,17 @@ GENDERS: tuple[str, ...] = ("F", "M", "O", "U")
 def sql_in(values: tuple[str, ...]) -> str:
     """Render a vocabulary as an SQL IN list for CHECK constraints."""
     return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+# Free-text limits, in characters. Services refuse longer input with a message that names
+# the field and the limit (domain.text.clean_text); columns are at least this wide.
+MAX_NAME_LENGTH = 200  # a full or display name: users, practitioners, clinics
+MAX_NAME_PART_LENGTH = 100  # a patient's given or family name
+MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
+MAX_PHONE_LENGTH = 50
+MAX_NOTES_LENGTH = 4_000  # appointment notes
+MAX_REASON_LENGTH = 1_000  # cancellation reason, status-change comment
+MAX_SEARCH_LENGTH = 100  # a search box query
+MIN_PASSWORD_LENGTH = 10
+# Long enough for any passphrase, short enough that hashing cannot be used to burn CPU.
+MAX_PASSWORD_LENGTH = 256

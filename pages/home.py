@@ -1,4 +1,4 @@
-"""Home: where each kind of user starts."""
+"""Home: where each kind of user starts; lists the pages their role opens."""
 
 from __future__ import annotations
 
@@ -6,27 +6,28 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from components.context import app_context, current_organization_id
+from components.auth import SIGNED_IN, visible_pages
+from components.context import app_context, current_user
 from domain.organizations import get_organization
+from domain.permissions import ROLE_LABELS
 
-dash.register_page(__name__, path="/", name="Home", title="Clinic scheduling", order=0, nav=False)
+dash.register_page(
+    __name__,
+    path="/",
+    name="Home",
+    title="Clinic scheduling",
+    order=0,
+    nav=False,
+    permission=SIGNED_IN,
+)
 
 
 def layout(**_kwargs: str) -> html.Div:
     ctx = app_context()
-    org_id = current_organization_id()
-    org = get_organization(ctx, org_id) if org_id else None
-    if org is None:
-        return dbc.Alert(
-            [
-                html.H4("No organization yet", className="alert-heading"),
-                html.P(
-                    "The database is empty. Run `appointments seed` to load the demo "
-                    "organization, or import your history."
-                ),
-            ],
-            color="warning",
-        )
+    user = current_user()
+    org = get_organization(ctx, user.organization_id) if user else None
+    if user is None or org is None:
+        return dbc.Alert("Your organization no longer exists.", color="warning")
     today = org.local_today(ctx.clock())
     cards = [
         dbc.Col(
@@ -53,16 +54,18 @@ def layout(**_kwargs: str) -> html.Div:
             lg=4,
             className="mb-3",
         )
-        for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order", 100))
-        if p.get("nav", True)
+        for p in visible_pages(user)
     ]
     return html.Div(
         [
             html.H2(org.name, className="mb-0"),
             html.P(
-                f"{today:%A %d %B %Y} · times shown in each clinic's local time",
+                [
+                    f"{today:%A %d %B %Y} · times shown in each clinic's local time · ",
+                    f"signed in as {user.name} ({ROLE_LABELS.get(user.role, user.role)})",
+                ],
                 className="text-muted",
             ),
-            dbc.Row(cards) if cards else html.P("No pages are installed yet."),
+            dbc.Row(cards) if cards else html.P("No pages are open to your role yet."),
         ]
     )

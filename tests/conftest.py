@@ -87,6 +87,23 @@ class PostgresServer:
         self._engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Argon2's production cost (64 MiB, 3 passes per hash) protects real passwords and
+    only costs time in tests, which sign in hundreds of times; hashes made here verify
+    with their own cheap parameters. test_auth checks the production parameters."""
+    from argon2 import PasswordHasher
+
+    import domain.auth
+
+    production = domain.auth.HASHER
+    domain.auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    domain.auth._dummy_hash = None
+    yield
+    domain.auth.HASHER = production
+    domain.auth._dummy_hash = None
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     server = PostgresServer(PG_SERVER_URL)

@@ -27,6 +27,20 @@ from data.models import (
 
 _counter = iter(range(1, 10_000_000))
 
+# Password of every user made by ``make_user`` unless told otherwise.
+TEST_PASSWORD = "correct horse battery"
+_known_hash: str | None = None
+
+
+def known_password_hash() -> str:
+    """Argon2 is slow on purpose: hash the test password once per run."""
+    global _known_hash
+    if _known_hash is None:
+        from domain.auth import hash_password
+
+        _known_hash = hash_password(TEST_PASSWORD)
+    return _known_hash
+
 
 def _n() -> int:
     return next(_counter)
@@ -186,6 +200,7 @@ def make_patient(s: Session, org: Organization, **kw: Any) -> Patient:
 
 
 def make_user(s: Session, org: Organization, role: str = "front-desk", **kw: Any) -> User:
+    """A user who signs in with ``TEST_PASSWORD``."""
     n = _n()
     u = User(
         **{
@@ -193,13 +208,34 @@ def make_user(s: Session, org: Organization, role: str = "front-desk", **kw: Any
             "name": f"User {n}",
             "email": f"user{n}@example.org",
             "role": role,
-            "password_hash": "!",
+            "password_hash": known_password_hash(),
+            "session_version": 1,
             **kw,
         }
     )
     s.add(u)
     s.flush()
     return u
+
+
+def make_staff(
+    s: Session, org: Organization, practitioner: Practitioner, domain: str
+) -> dict[str, User]:
+    """One user per role, e-mail ``<role>@<domain>``; the practitioner user is
+    ``practitioner``."""
+    from data.vocabulary import ROLES
+
+    return {
+        role: make_user(
+            s,
+            org,
+            role,
+            email=f"{role}@{domain}",
+            name=f"{role.title()} of {org.name}",
+            practitioner_id=practitioner.id if role == "practitioner" else None,
+        )
+        for role in ROLES
+    }
 
 
 def local(d: date, t: time, tz: str = "America/New_York") -> datetime:

@@ -3,6 +3,9 @@
 Each test module gets its own freshly seeded database per backend (browser journeys
 write), served by a werkzeug server on a free port, with the app's clock fixed at the demo
 anchor so "today" has appointments.
+
+Every page but the sign-in page needs a session: start a test with ``login(page, role)``
+(the demo organization's account for that role; roles as in ``data.vocabulary.ROLES``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from data.db import Database
 from data.migrate import upgrade
+from data.seed import DEMO_PROFILE
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from settings import Settings
@@ -102,6 +106,29 @@ def page(browser, live_server: LiveServer, artifacts_dir: Path):  # type: ignore
     pg.set_default_timeout(15_000)
     yield pg
     context.close()
+
+
+# The demo organization's sign-ins, one per role (data.seed.DEMO_PROFILE; README).
+DEMO_LOGINS: dict[str, tuple[str, str]] = {
+    u.role: (u.email, u.password) for u in DEMO_PROFILE.organizations[0].users
+}
+
+
+def login(page, role: str = "front-desk", next_path: str = "/") -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the sign-in page as the demo account of ``role``, then wait until
+    the app shows who is signed in (and ``next_path`` when given)."""
+    email, password = DEMO_LOGINS[role]
+    page.goto("/login" if next_path == "/" else f"/login?next={next_path}")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#shell-user-name").wait_for()
+    page.wait_for_url(f"**{next_path}")
+
+
+def logout(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
 
 
 def shot(page, artifacts_dir: Path, name: str, backend: str) -> Path:  # type: ignore[no-untyped-def]

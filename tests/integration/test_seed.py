@@ -129,3 +129,37 @@ def test_end_is_start_plus_duration(demo_db: Database, column: str) -> None:
 
             start, end = datetime.fromisoformat(start), datetime.fromisoformat(end)
         assert (end - start).total_seconds() == minutes * 60
+
+
+def test_the_demo_has_one_sign_in_per_role_with_the_password_the_readme_gives(
+    demo_db: Database,
+) -> None:
+    from pathlib import Path
+
+    from argon2 import PasswordHasher
+
+    from data.seed import DEMO_PROFILE
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    with demo_db.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT o.name, u.role, u.email, u.password_hash, u.practitioner_id, p.name, u.name"
+                " FROM users u JOIN organizations o ON o.id = u.organization_id"
+                " LEFT JOIN practitioners p ON p.id = u.practitioner_id ORDER BY u.id"
+            )
+        ).all()
+    plans = [(o.name, u) for o in DEMO_PROFILE.organizations for u in o.users]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(o, u.role, u.email) for o, u in plans]
+    assert {r[1] for r in rows if r[0] == "Harbor Health Partners"} == {
+        "admin",
+        "manager",
+        "coordinator",
+        "front-desk",
+        "practitioner",
+    }
+    for (_org, plan), row in zip(plans, rows, strict=True):
+        assert PasswordHasher().verify(row[3], plan.password)
+        assert f"`{plan.email}`" in readme and f"`{plan.password}`" in readme
+        if plan.role == "practitioner":
+            assert row[4] is not None and row[6] == row[5]  # the account is that doctor
