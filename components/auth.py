@@ -549,7 +549,8 @@ def install(app: dash.Dash) -> AccessPolicy:
     server = app.server
     _wrap_page_layouts()
     _run_dash_first_request_setup(app)
-    server.add_url_rule("/logout", "logout", _logout, methods=["GET", "POST"])
+    # POST only (the navigation's sign-out form): a link on another site cannot sign out.
+    server.add_url_rule("/logout", "logout", _logout, methods=["POST"])
     server.add_url_rule("/healthz", "healthz", _health, methods=["GET"])
     policy = AccessPolicy(app)
     server.extensions["clinic_access"] = policy

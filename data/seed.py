@@ -855,9 +855,19 @@ def _generate_org(
             }
         ),
     )
+    # Who the demo's recent events are attributed to: the staff account of that role, or
+    # a label when the organization has none.
+    actors: dict[str, tuple[int | None, str]] = {
+        "front-desk": (None, "Front desk (demo)"),
+        "coordinator": (None, "Coordinator (demo)"),
+    }
     if plan.users:
         first_practitioner = (int(prac_ids[0]), f"Dr. {given[0]} {family[0]}")
-        add("users", _users_frame(plan.users, org_id, first_practitioner, created, ids))
+        users = _users_frame(plan.users, org_id, first_practitioner, created, ids)
+        add("users", users)
+        for uid, role, name in zip(users["id"], users["role"], users["name"], strict=True):
+            if role in actors:
+                actors[role] = (int(uid), str(name))
 
     assign_rows: list[dict[str, object]] = []
     sched_rows: list[dict[str, object]] = []
@@ -1060,7 +1070,7 @@ def _generate_org(
         add("encounters", encounters)
 
     if profile.recent_event_days:
-        _recent_events(appts, anchor, profile.recent_event_days, org_id, ids, add)
+        _recent_events(appts, anchor, profile.recent_event_days, org_id, ids, add, actors)
 
 
 def demo_password_hash(email: str, password: str) -> str:
@@ -1398,6 +1408,7 @@ def _recent_events(
     org_id: int,
     ids: _Ids,
     add: Callable[[str, pd.DataFrame], None],
+    actors: dict[str, tuple[int | None, str]],
 ) -> None:
     since = pd.Timestamp(anchor) - pd.Timedelta(days=days)
     anchor_ts = pd.Timestamp(anchor)
@@ -1428,8 +1439,8 @@ def _recent_events(
                 )
             ],
             "priority": "normal",
-            "actor_user_id": None,
-            "actor_name": "Front desk (demo)",
+            "actor_user_id": actors["front-desk"][0],
+            "actor_name": actors["front-desk"][1],
             "created_at": created["booked_at"].to_numpy(),
         }
     )
@@ -1458,8 +1469,8 @@ def _recent_events(
                 )
             ],
             "priority": "high",
-            "actor_user_id": None,
-            "actor_name": "Coordinator (demo)",
+            "actor_user_id": actors["coordinator"][0],
+            "actor_name": actors["coordinator"][1],
             "created_at": c_when.to_numpy(),
         }
     )
