@@ -166,7 +166,7 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         user = create_user(
             ctx,
-            actor=Actor.system(org.id, "appointments create-user"),
+            actor=Actor.system("appointments create-user", org.id),
             organization_id=org.id,
             name=args.name,
             email=args.email,
@@ -199,7 +199,7 @@ def _set_password(args: argparse.Namespace, settings: Settings) -> int:
         if user is None:
             print(f"error: no account with e-mail {args.email}", file=sys.stderr)
             return 2
-        actor = Actor.system(user.organization_id, "appointments set-password")
+        actor = Actor.system("appointments set-password", user.organization_id)
         set_password(ctx, actor, user.id, _read_password(args))
     except AccountError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -64,4 +64,7 @@ def current_actor() -> Actor:
 
 def current_organization_id() -> int:
     """The signed-in user's organization (raises ``NotSignedIn`` when nobody is)."""
-    return current_actor().organization_id
+    user = current_user()
+    if user is None:
+        raise NotSignedIn()
+    return user.organization_id

@@ -31,6 +31,14 @@ UNAVAILABLE_MESSAGE = (
 RETRY_AFTER_SECONDS = 5
 
 
+# Domain errors a callback did not turn into form feedback itself: answered with their
+# message (safe to show by contract) instead of a 500. Add a domain's error type here.
+CLIENT_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    TextError: (400, "invalid-text"),
+    AuthError: (400, "refused"),
+}
+
+
 def _outage_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [
         sa_exc.OperationalError,
@@ -110,13 +118,12 @@ def install(server: flask.Flask) -> None:
     def _bad_input(exc: BadCallbackInput) -> flask.Response:
         return _answer(400, "bad-request", f"The request was not understood: {exc}")
 
-    @server.errorhandler(TextError)
-    def _bad_text(exc: TextError) -> flask.Response:
-        return _answer(400, "invalid-text", exc.message)
+    def _client_error(exc: Exception) -> flask.Response:
+        status, code = next(v for t, v in CLIENT_ERRORS.items() if isinstance(exc, t))
+        return _answer(status, code, getattr(exc, "message", None) or str(exc))
 
-    @server.errorhandler(AuthError)
-    def _auth_error(exc: AuthError) -> flask.Response:
-        return _answer(400, "refused", exc.message)
+    for error in CLIENT_ERRORS:
+        server.register_error_handler(error, _client_error)
 
     def _outage(exc: BaseException) -> flask.Response:
         # One line, no traceback: an outage is expected operations, not a bug.

@@ -130,10 +130,9 @@ def allowed_any(role: str, permissions: Iterable[str]) -> bool:
 
 def require(actor: Actor, *permissions: str) -> None:
     """Raise ``PermissionDenied`` unless the actor holds at least one of ``permissions``."""
-    if not allowed_any(actor.role, permissions):
-        raise PermissionDenied(
-            f"Your role ({ROLE_LABELS.get(actor.role, actor.role)}) does not allow this."
-        )
+    role = actor.role or "none"
+    if not allowed_any(role, permissions):
+        raise PermissionDenied(f"Your role ({ROLE_LABELS.get(role, role)}) does not allow this.")
 
 
 def practitioner_scope(actor: Actor) -> int | None:

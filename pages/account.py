@@ -9,7 +9,7 @@ from dash import Input, Output, State, html, no_update
 from components.auth import SIGNED_IN, callback
 from components.context import app_context, current_actor, current_user, set_current_user
 from data.vocabulary import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from domain.auth import AccountError, change_password
+from domain.auth import AuthError, change_password
 from domain.permissions import ROLE_LABELS
 
 dash.register_page(
@@ -130,7 +130,7 @@ def change_my_password(
         )
     try:
         user = change_password(app_context(), current_actor(), current or "", new or "")
-    except AccountError as exc:
+    except AuthError as exc:
         return dbc.Alert(exc.message, color="danger", className="py-2"), "", "", ""
     set_current_user(user)  # this session continues at the new session version
     return (

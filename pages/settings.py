@@ -9,8 +9,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, html
 
 from components.auth import callback
-from components.context import app_context, current_actor, current_user
-from domain.auth import list_users
+from components.context import app_context, current_organization_id, current_user
+from domain.auth import UserInfo, list_users
 from domain.organizations import get_organization, list_clinics
 from domain.permissions import ROLE_LABELS, Permission
 
@@ -187,14 +187,12 @@ def layout(**_kwargs: str) -> html.Div:
     permission=Permission.VIEW_SETTINGS,
 )
 def show_staff(include_inactive: bool | None) -> dbc.Table:
-    actor = current_actor()
-    users = list_users(
-        app_context(), actor.organization_id, include_inactive=bool(include_inactive)
-    )
-    org = get_organization(app_context(), actor.organization_id)
+    org_id = current_organization_id()
+    users = list_users(app_context(), org_id, include_inactive=bool(include_inactive))
+    org = get_organization(app_context(), org_id)
     tz = ZoneInfo(org.timezone) if org else None
 
-    def last_seen(u) -> str:  # type: ignore[no-untyped-def]
+    def last_seen(u: UserInfo) -> str:
         if u.last_login_at is None:
             return "never"
         return f"{u.last_login_at.astimezone(tz):%d %b %Y %H:%M}"

@@ -34,9 +34,10 @@ class Answer:
         return json.loads(self.body)
 
     def output(self, output: str) -> Any:
-        """The value a callback answer set for ``component-id.property``."""
+        """The value a callback answer set for ``component-id.property`` (None when the
+        callback left it unchanged)."""
         ident, prop = output.rsplit(".", 1)
-        return self.json()["response"][ident][prop]
+        return self.json()["response"].get(ident, {}).get(prop)
 
     @property
     def text(self) -> str:
@@ -202,7 +203,7 @@ class DashClient:
     def signed_in(self, email: str, password: str) -> DashClient:
         answer = self.sign_in(email, password)
         assert answer.status == 200, answer.text
-        assert answer.output("login-redirect.href"), answer.output(LOGIN_OUTPUT)
+        assert answer.output("login-redirect.href"), f"not signed in: {answer.text[:300]}"
         return self
 
     def sign_out(self) -> Answer:

@@ -65,7 +65,7 @@ def test_a_staff_name_that_looks_like_html_is_shown_as_text(
     hostile = '<img src=x onerror="window.pwned=1"> Dr <b>Bold</b> 👩‍⚕️'
     create_user(
         ctx,
-        actor=Actor.system(1),
+        actor=Actor.system(organization_id=1),
         organization_id=1,
         name=hostile,
         email=f"hostile-{e2e_backend}@harbor.example",
@@ -89,3 +89,27 @@ def test_when_the_session_ends_elsewhere_the_next_action_asks_to_sign_in_again(
     page.get_by_text("Show deactivated accounts").click()
     page.wait_for_url("**/login?next=%2Fsettings")
     page.get_by_role("heading", name="Sign in").wait_for()
+
+
+def test_a_role_taken_away_mid_session_is_refused_at_the_next_action(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    from sqlalchemy import update
+
+    from data.models import User
+
+    db = live_server.context.db
+    email = DEMO_LOGINS["manager"][0]
+    login(page, "manager", next_path="/settings")
+    page.get_by_role("cell", name="frontdesk@harbor.example").wait_for()
+    with db.transaction() as s:
+        s.execute(update(User).where(User.email == email).values(role="front-desk"))
+    try:
+        page.get_by_text("Show deactivated accounts").click()
+        banner = page.get_by_role("alert").filter(has_text="does not allow this")
+        banner.wait_for()
+        assert banner.inner_text().strip() == "Your role (Front desk) does not allow this."
+        shot(page, artifacts_dir, "refused-action-banner", e2e_backend)
+    finally:
+        with db.transaction() as s:
+            s.execute(update(User).where(User.email == email).values(role="manager"))

@@ -257,7 +257,7 @@ def test_deactivating_an_account_ends_its_open_sessions(access_world: World) -> 
     org_a = access_world.org_ids["a"]
     user = create_user(
         ctx,
-        actor=Actor.system(org_a),
+        actor=Actor.system(organization_id=org_a),
         organization_id=org_a,
         name="Leaving Soon",
         email="leaving@a.test",
@@ -266,7 +266,7 @@ def test_deactivating_an_account_ends_its_open_sessions(access_world: World) -> 
     )
     client = access_world.client().signed_in("leaving@a.test", TEST_PASSWORD)
     assert client.get("/").status == 200
-    deactivate_user(ctx, Actor.system(org_a), user.id)
+    deactivate_user(ctx, Actor.system(organization_id=org_a), user.id)
     assert client.get("/").status == 302
     assert client.call("login-feedback.children").status == 200  # the sign-in page still works
     again = access_world.client().sign_in("leaving@a.test", TEST_PASSWORD)
@@ -283,7 +283,7 @@ def test_changing_my_password_signs_out_my_other_sessions_but_not_this_one(
     org_a = access_world.org_ids["a"]
     create_user(
         ctx,
-        actor=Actor.system(org_a),
+        actor=Actor.system(organization_id=org_a),
         organization_id=org_a,
         name="Two Screens",
         email="twoscreens@a.test",

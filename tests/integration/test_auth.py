@@ -77,7 +77,7 @@ def _create(
 ) -> UserInfo:
     return create_user(
         ctx,
-        actor=Actor.system(org_id),
+        actor=Actor.system(organization_id=org_id),
         organization_id=org_id,
         name=kw.pop("name", "Ann Lee"),
         email=email,
@@ -108,7 +108,7 @@ def test_wrong_password_unknown_email_and_deactivated_account_are_refused_alike(
 ) -> None:
     user = _create(ctx, org_id)
     _create(ctx, org_id, email="gone@clinic.example")
-    deactivate_user(ctx, Actor.system(org_id), _id_of(ctx, "gone@clinic.example"))
+    deactivate_user(ctx, Actor.system(organization_id=org_id), _id_of(ctx, "gone@clinic.example"))
     messages = set()
     for email, password in [
         ("ann.lee@clinic.example", "wrong password"),
@@ -231,3 +231,16 @@ def test_production_passwords_are_hashed_with_argon2id_at_full_strength() -> Non
     assert production.memory_cost >= 64 * 1024 and production.time_cost >= 2
     params = extract_parameters(demo_password_hash("a@b.example", "secret-pass"))
     assert (params.type, params.memory_cost) == (Type.ID, production.memory_cost)
+
+
+def test_guessing_the_current_password_at_an_unattended_screen_is_throttled(
+    ctx: AppContext, org_id: int
+) -> None:
+    user = _create(ctx, org_id)
+    for _ in range(5):
+        with pytest.raises(AccountError):
+            change_password(ctx, user.actor, "a guess", "a brand new secret")
+    with pytest.raises(LoginThrottled):
+        change_password(ctx, user.actor, "a long enough secret", "a brand new secret")
+    ctx.clock.now += timedelta(minutes=16)  # type: ignore[attr-defined]
+    change_password(ctx, user.actor, "a long enough secret", "a brand new secret")

@@ -66,7 +66,7 @@ def fuzz_client(access_world: World) -> DashClient:
     org_a = access_world.org_ids["a"]
     create_user(
         ctx,
-        actor=Actor.system(org_a),
+        actor=Actor.system(organization_id=org_a),
         organization_id=org_a,
         name="Fuzz Admin",
         email="fuzz@a.test",

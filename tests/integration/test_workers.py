@@ -3,7 +3,8 @@
 Two gunicorn processes (``gunicorn.conf.py``, one worker each) share PostgreSQL, Redis and
 SECRET_KEY and nothing else; the test picks which process answers each request. Consistency
 checks for bookings and availability plug into the ``workers`` fixture the same way:
-``workers.client(0)`` writes, ``workers.client(1)`` reads.
+sign in on ``workers.client(0)`` and book, sign in on ``workers.client(1)`` and read
+availability (ids of the practitioner, clinic, patient and type are on the fixture).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,18 @@ import pytest
 from data.db import Database
 from data.migrate import upgrade
 from tests.conftest import PostgresServer, unavailable
-from tests.factories import TEST_PASSWORD, make_clinic, make_org, make_practitioner, make_staff
-from tests.servers import GunicornCluster
+from tests.dash_client import DashClient
+from tests.factories import (
+    TEST_PASSWORD,
+    make_clinic,
+    make_org,
+    make_patient,
+    make_practitioner,
+    make_schedule,
+    make_staff,
+    make_type,
+)
+from tests.servers import GunicornCluster, GunicornServer, wait_until
 
 pytestmark = pytest.mark.postgres_only
 
@@ -35,17 +47,43 @@ def _redis_or_skip() -> None:
         unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
 
 
+@dataclass
+class Deployment:
+    """Two app processes over one organization: a clinic, a practitioner working
+    Monday-Friday 09:00-17:00 in 30-minute slots, a patient, a follow-up type, and one
+    account per role (``<role>@workers.test``, password ``TEST_PASSWORD``)."""
+
+    cluster: GunicornCluster
+    database_url: str
+    org_id: int
+    clinic_id: int
+    practitioner_id: int
+    patient_id: int
+    type_id: int
+
+    def client(self, i: int) -> DashClient:
+        return self.cluster.client(i)
+
+    @property
+    def servers(self) -> list[GunicornServer]:
+        return self.cluster.servers
+
+
 @pytest.fixture(scope="module")
 def workers(
     pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GunicornCluster]:
+) -> Iterator[Deployment]:
     _redis_or_skip()
     url = pg_server.create_database("workers")
     upgrade(url)
     db = Database(url)
     with db.transaction() as s:
         org = make_org(s, name="Two Workers Clinic")
-        make_staff(s, org, make_practitioner(s, org, [make_clinic(s, org)]), "workers.test")
+        clinic = make_clinic(s, org)
+        prac = make_practitioner(s, org, [clinic])
+        make_schedule(s, prac, clinic)
+        make_staff(s, org, prac, "workers.test")
+        ids = (org.id, clinic.id, prac.id, make_patient(s, org).id, make_type(s, org).id)
     db.dispose()
     # The tests' cheap password hashes verify as cheaply in the servers (hashes carry
     # their parameters); the servers hash new passwords at full strength.
@@ -57,11 +95,11 @@ def workers(
         "LOG_LEVEL": "warning",
     }
     with GunicornCluster(env, size=2, log_dir=Path(tmp_path_factory.mktemp("gunicorn"))) as c:
-        yield c
+        yield Deployment(c, url, *ids)
 
 
 def test_two_processes_serve_the_app_from_the_production_configuration(
-    workers: GunicornCluster,
+    workers: Deployment,
 ) -> None:
     for server in workers.servers:
         assert server.client().get("/healthz").json() == {"status": "ok"}
@@ -70,7 +108,7 @@ def test_two_processes_serve_the_app_from_the_production_configuration(
         assert server.client().get("/settings").status == 302
 
 
-def test_a_session_started_on_one_process_is_valid_on_the_other(workers: GunicornCluster) -> None:
+def test_a_session_started_on_one_process_is_valid_on_the_other(workers: Deployment) -> None:
     first = workers.client(0).signed_in("manager@workers.test", TEST_PASSWORD)
     second = workers.client(1)
     second.transport.session.cookies.update(first.transport.session.cookies)
@@ -83,7 +121,7 @@ def test_a_session_started_on_one_process_is_valid_on_the_other(workers: Gunicor
     assert second.get("/settings").status == 302
 
 
-def test_failed_sign_ins_on_one_process_count_on_the_other(workers: GunicornCluster) -> None:
+def test_failed_sign_ins_on_one_process_count_on_the_other(workers: Deployment) -> None:
     email = "coordinator@workers.test"
     for i in range(4):
         answer = workers.client(i % 2).sign_in(email, "wrong guess")
@@ -96,7 +134,7 @@ def test_failed_sign_ins_on_one_process_count_on_the_other(workers: GunicornClus
 
 
 def test_a_password_change_on_one_process_ends_the_session_on_the_other(
-    workers: GunicornCluster,
+    workers: Deployment,
 ) -> None:
     desk = workers.client(0).signed_in("front-desk@workers.test", TEST_PASSWORD)
     laptop = workers.client(1).signed_in("front-desk@workers.test", TEST_PASSWORD)
@@ -112,3 +150,20 @@ def test_a_password_change_on_one_process_ends_the_session_on_the_other(
     assert "Password changed" in changed.text
     assert laptop.get("/account").status == 302
     assert desk.get("/account").status == 200
+
+
+def test_one_server_runs_several_workers_that_share_sessions(
+    workers: Deployment, tmp_path: Path
+) -> None:
+    env = {**workers.servers[0].env, "WORKERS": "2", "LOG_LEVEL": "info"}
+    server = GunicornServer(env, tmp_path / "gunicorn-2-workers.log")
+    server.start()
+    try:
+        wait_until(server.healthy, 90, "gunicorn with two workers")
+        wait_until(lambda: server.log().count("Booting worker with pid") == 2, 30, "2 workers")
+        client = server.client().signed_in("manager@workers.test", TEST_PASSWORD)
+        # New connection per request, so the kernel hands them to either worker.
+        client.transport.session.headers["Connection"] = "close"
+        assert {client.get("/settings").status for _ in range(12)} == {200}
+    finally:
+        server.stop()

@@ -80,7 +80,7 @@ def test_status_changes_need_the_right_permission_and_scope() -> None:
     require_status_change(actor("coordinator"), "cancelled", 13)
     with pytest.raises(PermissionDenied):
         require_status_change(actor("coordinator"), "arrived", 13)
-    require_status_change(Actor.system(1), "no-show", 13)
+    require_status_change(Actor.system(organization_id=1), "no-show", 13)
 
 
 def test_access_declarations_are_checked_when_the_page_module_loads() -> None:
