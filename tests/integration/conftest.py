@@ -1,7 +1,8 @@
 """An app over a small two-organization world, for tests that call it over HTTP.
 
 ``access_world`` (module scope, one per backend): organization A with one user per role
-(``<role>@a.test``) and a practitioner, organization B with the same (``<role>@b.test``);
+(``<role>@a.test``), a clinic, a practitioner working weekdays 09:00-17:00 and a patient;
+organization B with the same (``<role>@b.test``);
 every password is ``tests.factories.TEST_PASSWORD``. The app's clock can be moved
 (``world.clock.advance``). Tests that fail sign-ins use their own client address
 (``world.client(addr)``) so throttling in one test cannot leak into another.
@@ -31,6 +32,7 @@ from tests.factories import (
     make_org,
     make_patient,
     make_practitioner,
+    make_schedule,
     make_staff,
 )
 
@@ -55,8 +57,11 @@ class World:
     app: dash.Dash
     clock: MovableClock
     org_ids: dict[str, int]
+    # Keyed "a"/"b" (users: "<role>@a"): ids to forge cross-organization requests with.
     user_ids: dict[str, int] = field(default_factory=dict)
     practitioner_ids: dict[str, int] = field(default_factory=dict)
+    clinic_ids: dict[str, int] = field(default_factory=dict)
+    patient_ids: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def email(role: str, org: str = "a") -> str:
@@ -75,21 +80,22 @@ class World:
 def build_world(backend: str, url: str) -> World:
     upgrade(url)
     db = Database(url)
-    org_ids, user_ids, prac_ids = {}, {}, {}
+    org_ids, user_ids, prac_ids, clinic_ids, patient_ids = {}, {}, {}, {}, {}
     with db.transaction() as s:
         for key in ("a", "b"):
             org = make_org(s, name=f"Organization {key.upper()}")
             clinic = make_clinic(s, org, name=f"Clinic {key.upper()}")
             prac = make_practitioner(s, org, [clinic], name=f"Dr. {key.upper()}")
-            make_patient(s, org)
+            make_schedule(s, prac, clinic)
+            patient = make_patient(s, org)
             staff = make_staff(s, org, prac, f"{key}.test")
-            org_ids[key] = org.id
-            prac_ids[key] = prac.id
+            org_ids[key], prac_ids[key] = org.id, prac.id
+            clinic_ids[key], patient_ids[key] = clinic.id, patient.id
             user_ids.update({f"{role}@{key}": u.id for role, u in staff.items()})
     clock = MovableClock(datetime(2026, 3, 18, 15, 0, tzinfo=UTC))
     settings = Settings(database_url=url, secret_key="integration-secret")
     app = create_app(settings, context=AppContext(settings=settings, db=db, clock=clock))
-    return World(backend, db, app, clock, org_ids, user_ids, prac_ids)
+    return World(backend, db, app, clock, org_ids, user_ids, prac_ids, clinic_ids, patient_ids)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
