@@ -1,0 +1,821 @@
+"""Availability services: when can this patient be seen, and where?
+
+Every entry point takes the organization id and only ever reads that organization's rows;
+an id from another organization is "not found", exactly like one that does not exist.
+
+    get_practitioner_slots(ctx, organization_id, practitioner_id, day, *, clinic_id=None,
+                           appointment_type_id=None, duration_minutes=None) -> list[Slot]
+    get_practitioner_slots_range(ctx, organization_id, practitioner_id, start_date,
+                                 end_date, *, clinic_id=None, appointment_type_id=None,
+                                 duration_minutes=None) -> dict[date, list[Slot]]
+    get_available_clinics(ctx, organization_id, day, *, specialty=None)
+        -> list[ClinicAvailability]
+    get_clinic_slots_range(ctx, organization_id, clinic_id, start_date, end_date, *,
+                           specialty=None, appointment_type_id=None)
+        -> dict[date, list[ClinicSlot]]
+
+Dates are local dates: each clinic's own calendar day in its own time zone. Slots start
+and end as aware UTC datetimes. The rule itself lives in ``domain.booking_rules``; this
+module fetches (``data.availability_queries``, one batched fetch per call whatever the
+number of days), caches and shapes the results.
+
+Caching (``ctx.cache``; in-process, or Redis when ``REDIS_URL`` is set):
+
+- the organization's directory (buffer, notice, horizon, clinics and their zones,
+  practitioners, appointment types, who works where), per organization;
+- the offers of one practitioner on one local date at each of their clinics, per
+  (practitioner, date). One entry covers all their clinics because a booking at one
+  clinic changes their availability at every other (nobody is in two places at once).
+
+Entries do not depend on "now": past, minimum notice and horizon are applied when they
+are read. Writers call the ``invalidate_*`` functions below AFTER their transaction
+commits.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from data.availability_queries import (
+    CalendarRows,
+    DirectoryRows,
+    fetch_calendar,
+    fetch_directory,
+)
+from domain.booking_rules import (
+    MAX_APPOINTMENT_MINUTES,
+    BookingRequest,
+    BookingWindow,
+    Names,
+    OrgRules,
+    PractitionerDay,
+    Violation,
+    check_booking,
+)
+from domain.context import AppContext
+from domain.slots import (
+    Booking,
+    ScheduleBlock,
+    ScheduleException,
+    local_date,
+    new_booking,
+    to_ts,
+    utc_window,
+)
+
+MAX_RANGE_DAYS = 366
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One bookable slot of a practitioner."""
+
+    practitioner_id: int
+    clinic_id: int
+    start: datetime  # aware, UTC
+    end: datetime
+    capacity: int
+    seats_left: int
+    # When the schedule block only takes one appointment type (e.g. group therapy).
+    appointment_type_id: int | None
+    schedule_id: int
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSlot:
+    """A time at a clinic with how many practitioners and seats are open then."""
+
+    clinic_id: int
+    start: datetime
+    end: datetime
+    providers: int
+    seats: int
+    practitioner_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicAvailability:
+    """A clinic with at least one open slot on the day asked for."""
+
+    clinic_id: int
+    name: str
+    timezone: str
+    open_slots: int
+    practitioners: int
+    seats: int
+
+
+class AvailabilityError(ValueError):
+    """Bad input to an availability query: ``code`` is stable, ``message`` is for people.
+
+    Codes: NOT_FOUND (an id that is not in this organization), INVALID_RANGE,
+    INVALID_DURATION.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --------------------------------------------------------------------------- directory
+
+
+@dataclass(frozen=True)
+class Directory:
+    """An organization's booking settings and who is who (cached per organization)."""
+
+    organization_id: int
+    timezone: str
+    rules: OrgRules
+    clinics: dict[int, tuple[str, str, bool]]  # id -> (name, timezone, active)
+    appointment_types: dict[int, tuple[str, int, bool, bool]]  # (name, minutes, group, active)
+    practitioners: dict[int, tuple[str, str, bool]]  # id -> (name, specialty, active)
+    roster: dict[int, tuple[int, ...]]  # clinic id -> practitioner ids with blocks there
+    zones: dict[int, str] = field(init=False)  # active clinics only
+
+    def __post_init__(self) -> None:
+        zones = {cid: tz for cid, (_, tz, active) in self.clinics.items() if active}
+        object.__setattr__(self, "zones", zones)
+
+    @property
+    def names(self) -> Names:
+        return Names(
+            practitioners={pid: p[0] for pid, p in self.practitioners.items()},
+            clinics={cid: c[0] for cid, c in self.clinics.items()},
+            appointment_types={tid: t[0] for tid, t in self.appointment_types.items()},
+        )
+
+    def active_practitioners(self, specialty: str | None = None) -> list[int]:
+        return [
+            pid
+            for pid, (_, spec, active) in self.practitioners.items()
+            if active and (specialty is None or spec == specialty)
+        ]
+
+    @classmethod
+    def from_rows(cls, organization_id: int, rows: DirectoryRows) -> Directory:
+        if rows.organization is None:
+            raise AvailabilityError("NOT_FOUND", f"Organization #{organization_id} not found.")
+        return cls.from_payload(organization_id, _directory_payload(rows))
+
+    @classmethod
+    def from_payload(cls, organization_id: int, payload: Sequence[Any]) -> Directory:
+        tz, buffer, notice, horizon, clinics, types, practitioners, roster = payload
+        by_clinic: dict[int, list[int]] = defaultdict(list)
+        for cid, pid in roster:
+            by_clinic[cid].append(pid)
+        return cls(
+            organization_id=organization_id,
+            timezone=tz,
+            rules=OrgRules(buffer, notice, horizon),
+            clinics={c[0]: (c[1], c[2], bool(c[3])) for c in clinics},
+            appointment_types={t[0]: (t[1], t[2], bool(t[3]), bool(t[4])) for t in types},
+            practitioners={p[0]: (p[1], p[2], bool(p[3])) for p in practitioners},
+            roster={cid: tuple(sorted(pids)) for cid, pids in by_clinic.items()},
+        )
+
+
+def _directory_payload(rows: DirectoryRows) -> list[Any]:
+    assert rows.organization is not None
+    tz, buffer, notice, horizon = rows.organization
+    return [
+        tz,
+        int(buffer),
+        int(notice),
+        int(horizon),
+        [[int(i), n, z, bool(a)] for i, n, z, a in rows.clinics],
+        [[int(i), n, int(m), bool(g), bool(a)] for i, n, m, g, a in rows.appointment_types],
+        [[int(i), n, s, bool(a)] for i, n, s, a in rows.practitioners],
+        [[c, p] for c, p in rows.roster],
+    ]
+
+
+# --------------------------------------------------------------------------- cache keys
+
+
+def _org_version_key(org: int) -> str:
+    return f"v:o:{org}"
+
+
+def _practitioner_version_key(org: int, pid: int) -> str:
+    return f"v:p:{org}:{pid}"
+
+
+def _day_version_key(org: int, pid: int, day: date) -> str:
+    return f"v:d:{org}:{pid}:{day.isoformat()}"
+
+
+def _directory_key(org: int) -> str:
+    return f"dir:{org}"
+
+
+def _entry_key(org: int, pid: int, day: date) -> str:
+    return f"av:{org}:{pid}:{day.isoformat()}"
+
+
+def _version(value: Any) -> int:
+    return int(value) if value is not None else 0
+
+
+def get_directory(ctx: AppContext, organization_id: int) -> Directory:
+    """The organization's directory, from the process memo, the cache or the database."""
+    cache = ctx.cache
+    org_version = _version(cache.get_many([_org_version_key(organization_id)])[0])
+    return _directory(ctx, organization_id, org_version)
+
+
+def _directory(ctx: AppContext, organization_id: int, org_version: int) -> Directory:
+    cache = ctx.cache
+    memo_key = _directory_key(organization_id)
+    memo = cache.memo.get(memo_key)
+    if memo is not None and memo[0] == org_version:
+        return memo[1]
+    cached = cache.get_many([memo_key])[0]
+    if cached is not None and cached[0] == org_version:
+        directory = Directory.from_payload(organization_id, cached[1])
+    else:
+        with ctx.db.read() as session:
+            rows = fetch_directory(session.connection(), organization_id)
+        directory = Directory.from_rows(organization_id, rows)
+        cache.set_many({memo_key: [org_version, _directory_payload(rows)]})
+    cache.memo[memo_key] = (org_version, directory)
+    return directory
+
+
+# --------------------------------------------------------------------------- invalidation
+
+
+def invalidate_availability(
+    ctx: AppContext, organization_id: int, practitioner_id: int, dates: Iterable[date]
+) -> None:
+    """A practitioner's appointments changed on these local dates (booking, cancellation,
+    reschedule, status change that frees or takes time). Call after the commit, with the
+    dates of the old and the new time for a reschedule."""
+    keys = [_day_version_key(organization_id, practitioner_id, d) for d in set(dates)]
+    ctx.cache.bump(keys)
+
+
+def invalidate_appointment(
+    ctx: AppContext,
+    organization_id: int,
+    practitioner_id: int,
+    start: datetime,
+    end: datetime,
+) -> None:
+    """``invalidate_availability`` for an appointment's time: every local date its time
+    (plus any buffer) can touch in any time zone, i.e. the UTC dates from the day before
+    its start to the day after its end."""
+    first = (start.astimezone(UTC) - timedelta(days=1)).date()
+    last = (end.astimezone(UTC) + timedelta(days=1)).date()
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    invalidate_availability(ctx, organization_id, practitioner_id, days)
+
+
+def invalidate_practitioner(ctx: AppContext, organization_id: int, practitioner_id: int) -> None:
+    """Every date of one practitioner: their leave changed. (A schedule change can change
+    who works at which clinic: use ``invalidate_organization`` for those.)"""
+    ctx.cache.bump([_practitioner_version_key(organization_id, practitioner_id)])
+
+
+def invalidate_organization(ctx: AppContext, organization_id: int) -> None:
+    """Everything of the organization: buffer, notice or horizon changed, or a clinic,
+    practitioner, appointment type, schedule block, assignment or clinic-wide exception."""
+    ctx.cache.bump([_org_version_key(organization_id)])
+    ctx.cache.memo.pop(_directory_key(organization_id), None)
+
+
+# --------------------------------------------------------------------------- computing
+
+# One cached entry: [(clinic_id, [(start_ts, end_ts, capacity, seats, type_id, sched_id)])]
+Entry = list[Any]
+
+
+def _blocks_by_practitioner(rows: Sequence[Sequence[Any]]) -> dict[int, list[ScheduleBlock]]:
+    out: dict[int, list[ScheduleBlock]] = defaultdict(list)
+    for (
+        sid,
+        pid,
+        cid,
+        weekday,
+        start_time,
+        end_time,
+        minutes,
+        capacity,
+        type_id,
+        valid_from,
+        valid_to,
+        active_from,
+        active_to,
+    ) in rows:
+        # The block counts only while the practitioner is assigned to the clinic.
+        first = max(valid_from, active_from)
+        ends = [d for d in (valid_to, active_to) if d is not None]
+        last = min(ends) if ends else None
+        if last is not None and last < first:
+            continue
+        block = (sid, pid, cid, weekday, start_time, end_time, minutes, capacity, type_id)
+        out[pid].append(ScheduleBlock(*block, first, last))
+    return out
+
+
+def _compute(
+    ctx: AppContext,
+    directory: Directory,
+    practitioner_ids: Sequence[int],
+    days: Sequence[date],
+    whole_organization: bool,
+    *,
+    duration_minutes: int | None = None,
+    appointment_type_id: int | None = None,
+    conn: Connection | None = None,
+) -> dict[tuple[int, date], Entry]:
+    """Offers of each (practitioner, day) from ONE batched fetch covering every day."""
+    if not practitioner_ids or not days:
+        return {}
+    first, last = min(days), max(days)
+    zones = directory.zones
+    rules = directory.rules
+    buffer_s = rules.buffer_minutes * 60
+    reach_s = MAX_APPOINTMENT_MINUTES * 60
+    lo, hi = utc_window(zones.values(), first, last)
+
+    # With a buffer, an appointment in the margin of a day may sit in a neighbouring
+    # day's group session (which exempts it from the buffer): fetch those blocks too.
+    margin = timedelta(days=1 if buffer_s else 0)
+
+    def fetch(c: Connection) -> Any:
+        return fetch_calendar(
+            c,
+            directory.organization_id,
+            None if whole_organization else practitioner_ids,
+            first - margin,
+            last + margin,
+            lo - buffer_s,
+            hi + buffer_s,
+            reach_s,
+        )
+
+    if conn is not None:
+        rows = fetch(conn)
+    else:
+        with ctx.db.read() as session:
+            rows = fetch(session.connection())
+    return offers_from_rows(
+        rows,
+        practitioner_ids,
+        days,
+        zones,
+        rules,
+        duration_minutes=duration_minutes,
+        appointment_type_id=appointment_type_id,
+    )
+
+
+def offers_from_rows(
+    rows: CalendarRows,
+    practitioner_ids: Sequence[int],
+    days: Sequence[date],
+    zones: dict[int, str],
+    rules: OrgRules,
+    *,
+    duration_minutes: int | None = None,
+    appointment_type_id: int | None = None,
+) -> dict[tuple[int, date], Entry]:
+    """The pure half of ``_compute``: each (practitioner, day)'s offers per clinic, day by
+    day, from rows covering all the days (see ``fetch_calendar``)."""
+    buffer_s = rules.buffer_minutes * 60
+    reach_s = MAX_APPOINTMENT_MINUTES * 60
+    blocks = _blocks_by_practitioner(rows.schedules)
+    exceptions = [ScheduleException(*r) for r in rows.exceptions]
+    bookings: dict[int, list[Booking]] = defaultdict(list)
+    for aid, pid, cid, s, e in rows.appointments:
+        bookings[pid].append(new_booking((aid, pid, cid, s, e, "booked")))
+    starts: dict[int, list[int]] = {}
+    for pid, items in bookings.items():
+        items.sort(key=_booking_order)
+        starts[pid] = [b.start_ts for b in items]
+
+    out: dict[tuple[int, date], Entry] = {}
+    for day in days:
+        day_lo, day_hi = utc_window(zones.values(), day, day)
+        day_exceptions = [e for e in exceptions if e.start_ts < day_hi and e.end_ts > day_lo]
+        weekday = day.weekday()
+        for pid in practitioner_ids:
+            own_blocks = blocks.get(pid)
+            if not own_blocks or not any(b.weekday == weekday for b in own_blocks):
+                out[(pid, day)] = []
+                continue
+            own = bookings.get(pid, [])
+            if own:
+                i = bisect_left(starts[pid], day_lo - buffer_s - reach_s)
+                j = bisect_left(starts[pid], day_hi + buffer_s)
+                own = own[i:j]
+            plan = PractitionerDay(pid, day, own_blocks, zones, day_exceptions, own, rules)
+            out[(pid, day)] = [
+                [cid, plan.open_slots(cid, duration_minutes, appointment_type_id)]
+                for cid in plan.clinics
+            ]
+    return out
+
+
+_booking_order = attrgetter("start_ts", "end_ts")
+
+
+def _entries(
+    ctx: AppContext,
+    directory: Directory,
+    org_version: int,
+    practitioner_ids: Sequence[int],
+    days: Sequence[date],
+    whole_organization: bool = False,
+) -> dict[tuple[int, date], Entry]:
+    """Cached offers for every (practitioner, day); the misses computed in one fetch."""
+    org = directory.organization_id
+    cache = ctx.cache
+    pairs = [(pid, d) for pid in practitioner_ids for d in days]
+    keys = [_practitioner_version_key(org, pid) for pid in practitioner_ids]
+    keys += [_day_version_key(org, pid, d) for pid, d in pairs]
+    keys += [_entry_key(org, pid, d) for pid, d in pairs]
+    values = cache.get_many(keys)
+    n_p, n = len(practitioner_ids), len(pairs)
+    p_versions = {pid: _version(v) for pid, v in zip(practitioner_ids, values[:n_p], strict=True)}
+    out: dict[tuple[int, date], Entry] = {}
+    missing: list[tuple[int, date]] = []
+    tags: dict[tuple[int, date], list[int]] = {}
+    for k, pair in enumerate(pairs):
+        tag = [org_version, p_versions[pair[0]], _version(values[n_p + k])]
+        entry = values[n_p + n + k]
+        if entry is not None and entry[:3] == tag:
+            out[pair] = entry[3]
+        else:
+            missing.append(pair)
+            tags[pair] = tag
+    if missing:
+        miss_pids = sorted({pid for pid, _ in missing})
+        miss_days = sorted({d for _, d in missing})
+        computed = _compute(
+            ctx,
+            directory,
+            miss_pids,
+            miss_days,
+            whole_organization and len(miss_pids) == len(practitioner_ids),
+        )
+        fresh = {}
+        for pair in missing:
+            entry = computed.get(pair, [])
+            out[pair] = entry
+            # Tagged with the versions read before the fetch: if a booking committed in
+            # between, its invalidation already moved the versions on and this entry is
+            # a miss for the next reader.
+            fresh[_entry_key(org, *pair)] = [*tags[pair], entry]
+        cache.set_many(fresh)
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dates(start_date: date, end_date: date) -> list[date]:
+    if end_date < start_date:
+        raise AvailabilityError(
+            "INVALID_RANGE", f"The end date {end_date} is before the start date {start_date}."
+        )
+    n = (end_date - start_date).days + 1
+    if n > MAX_RANGE_DAYS:
+        raise AvailabilityError(
+            "INVALID_RANGE", f"Ask for at most {MAX_RANGE_DAYS} days at a time ({n} asked)."
+        )
+    return [start_date + timedelta(days=k) for k in range(n)]
+
+
+def _bookable_days(directory: Directory, window: BookingWindow, days: list[date]) -> list[date]:
+    """Leave out days wholly in the past or beyond the horizon in every clinic's zone:
+    they can offer nothing, so they are neither computed nor cached."""
+    zones = set(directory.zones.values()) or {directory.timezone}
+    earliest = min(local_date(z, window.earliest_ts) for z in zones)
+    latest = max(window.last_bookable_day(z) for z in zones)
+    return [d for d in days if earliest <= d <= latest]
+
+
+def _check_practitioner(directory: Directory, practitioner_id: int) -> bool:
+    """Raise for an unknown practitioner; False for an inactive one (no slots)."""
+    info = directory.practitioners.get(practitioner_id)
+    if info is None:
+        raise AvailabilityError("NOT_FOUND", f"Practitioner #{practitioner_id} not found.")
+    return info[2]
+
+
+def _check_clinic(directory: Directory, clinic_id: int | None) -> None:
+    if clinic_id is not None and clinic_id not in directory.clinics:
+        raise AvailabilityError("NOT_FOUND", f"Clinic #{clinic_id} not found.")
+
+
+def _check_type(directory: Directory, appointment_type_id: int | None) -> None:
+    if appointment_type_id is not None and appointment_type_id not in directory.appointment_types:
+        raise AvailabilityError("NOT_FOUND", f"Appointment type #{appointment_type_id} not found.")
+
+
+def _check_duration(duration_minutes: int | None) -> None:
+    if duration_minutes is None:
+        return
+    if (
+        not isinstance(duration_minutes, int)
+        or isinstance(duration_minutes, bool)
+        or not 1 <= duration_minutes <= MAX_APPOINTMENT_MINUTES
+    ):
+        raise AvailabilityError(
+            "INVALID_DURATION",
+            f"The duration must be a whole number of minutes from 1 to {MAX_APPOINTMENT_MINUTES}.",
+        )
+
+
+def _slots(
+    pid: int,
+    entry: Entry,
+    directory: Directory,
+    window: BookingWindow,
+    clinic_id: int | None,
+    appointment_type_id: int | None,
+) -> list[Slot]:
+    out: list[Slot] = []
+    zones = directory.zones
+    for cid, offers in entry:
+        if clinic_id is not None and cid != clinic_id:
+            continue
+        tz_name = zones.get(cid)
+        if tz_name is None:
+            continue
+        earliest, horizon_end = window.earliest_ts, window.horizon_end_ts(tz_name)
+        for start, end, capacity, seats, type_id, sid in offers:
+            if not earliest <= start < horizon_end:
+                continue
+            if appointment_type_id is not None and type_id not in (None, appointment_type_id):
+                continue
+            out.append(
+                Slot(
+                    pid,
+                    cid,
+                    datetime.fromtimestamp(start, UTC),
+                    datetime.fromtimestamp(end, UTC),
+                    capacity,
+                    seats,
+                    type_id,
+                    sid,
+                )
+            )
+    out.sort(key=lambda s: (s.start, s.clinic_id))
+    return out
+
+
+# --------------------------------------------------------------------------- services
+
+
+def get_practitioner_slots(
+    ctx: AppContext,
+    organization_id: int,
+    practitioner_id: int,
+    day: date,
+    *,
+    clinic_id: int | None = None,
+    appointment_type_id: int | None = None,
+    duration_minutes: int | None = None,
+) -> list[Slot]:
+    """The open slots of one practitioner on one local date, at one clinic or all of
+    theirs, with the seats left in each.
+
+    ``appointment_type_id`` keeps the slots whose block takes that type;
+    ``duration_minutes`` offers the starts where an appointment that long fits (default:
+    each slot's own length).
+    """
+    return get_practitioner_slots_range(
+        ctx,
+        organization_id,
+        practitioner_id,
+        day,
+        day,
+        clinic_id=clinic_id,
+        appointment_type_id=appointment_type_id,
+        duration_minutes=duration_minutes,
+    )[day]
+
+
+def get_practitioner_slots_range(
+    ctx: AppContext,
+    organization_id: int,
+    practitioner_id: int,
+    start_date: date,
+    end_date: date,
+    *,
+    clinic_id: int | None = None,
+    appointment_type_id: int | None = None,
+    duration_minutes: int | None = None,
+) -> dict[date, list[Slot]]:
+    """``get_practitioner_slots`` for every date from ``start_date`` to ``end_date``
+    (inclusive; every date is a key), from one batched fetch."""
+    days = _dates(start_date, end_date)
+    _check_duration(duration_minutes)
+    org_version = _version(ctx.cache.get_many([_org_version_key(organization_id)])[0])
+    directory = _directory(ctx, organization_id, org_version)
+    active = _check_practitioner(directory, practitioner_id)
+    _check_clinic(directory, clinic_id)
+    _check_type(directory, appointment_type_id)
+    result: dict[date, list[Slot]] = {d: [] for d in days}
+    window = BookingWindow(ctx.clock(), directory.rules)
+    wanted = _bookable_days(directory, window, days)
+    if not active or not wanted:
+        return result
+    if duration_minutes is None:
+        entries = _entries(ctx, directory, org_version, [practitioner_id], wanted)
+    else:
+        # A custom duration changes which starts fit: computed directly, not cached.
+        entries = _compute(
+            ctx,
+            directory,
+            [practitioner_id],
+            wanted,
+            False,
+            duration_minutes=duration_minutes,
+            appointment_type_id=appointment_type_id,
+        )
+    for d in wanted:
+        result[d] = _slots(
+            practitioner_id,
+            entries.get((practitioner_id, d), []),
+            directory,
+            window,
+            clinic_id,
+            appointment_type_id,
+        )
+    return result
+
+
+def get_clinic_slots_range(
+    ctx: AppContext,
+    organization_id: int,
+    clinic_id: int,
+    start_date: date,
+    end_date: date,
+    *,
+    specialty: str | None = None,
+    appointment_type_id: int | None = None,
+) -> dict[date, list[ClinicSlot]]:
+    """Availability at one clinic across all its practitioners ("any provider"), per
+    date and time: how many practitioners and seats are open. One batched fetch."""
+    days = _dates(start_date, end_date)
+    org_version = _version(ctx.cache.get_many([_org_version_key(organization_id)])[0])
+    directory = _directory(ctx, organization_id, org_version)
+    _check_clinic(directory, clinic_id)
+    _check_type(directory, appointment_type_id)
+    result: dict[date, list[ClinicSlot]] = {d: [] for d in days}
+    window = BookingWindow(ctx.clock(), directory.rules)
+    wanted = _bookable_days(directory, window, days)
+    if clinic_id not in directory.zones or not wanted:
+        return result
+    active = set(directory.active_practitioners(specialty))
+    pids = [p for p in directory.roster.get(clinic_id, ()) if p in active]
+    entries = _entries(ctx, directory, org_version, pids, wanted)
+    tz_name = directory.zones[clinic_id]
+    earliest, horizon_end = window.earliest_ts, window.horizon_end_ts(tz_name)
+    for d in wanted:
+        # (start_ts, end_ts) -> (practitioner ids, seats); datetimes only for the result.
+        per_time: dict[tuple[int, int], tuple[set[int], list[int]]] = {}
+        for pid in pids:
+            for cid, offers in entries.get((pid, d), []):
+                if cid != clinic_id:
+                    continue
+                for start, end, _, seats, type_id, _ in offers:
+                    if not earliest <= start < horizon_end:
+                        continue
+                    if appointment_type_id is not None and type_id not in (
+                        None,
+                        appointment_type_id,
+                    ):
+                        continue
+                    who, total = per_time.setdefault((start, end), (set(), [0]))
+                    who.add(pid)
+                    total[0] += seats
+        result[d] = [
+            ClinicSlot(
+                clinic_id,
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(end, UTC),
+                len(who),
+                total[0],
+                tuple(sorted(who)),
+            )
+            for (start, end), (who, total) in sorted(per_time.items())
+        ]
+    return result
+
+
+def get_available_clinics(
+    ctx: AppContext, organization_id: int, day: date, *, specialty: str | None = None
+) -> list[ClinicAvailability]:
+    """The clinics with at least one open slot on ``day`` (their local date), with the
+    number of open slots, of practitioners offering them, and of seats; by name."""
+    org_version = _version(ctx.cache.get_many([_org_version_key(organization_id)])[0])
+    directory = _directory(ctx, organization_id, org_version)
+    window = BookingWindow(ctx.clock(), directory.rules)
+    if not _bookable_days(directory, window, [day]):
+        return []
+    pids = directory.active_practitioners(specialty)
+    entries = _entries(ctx, directory, org_version, pids, [day], whole_organization=True)
+    counts: dict[int, list[Any]] = {}
+    for pid in pids:
+        for cid, offers in entries.get((pid, day), []):
+            tz_name = directory.zones.get(cid)
+            if tz_name is None:
+                continue
+            earliest, horizon_end = window.earliest_ts, window.horizon_end_ts(tz_name)
+            open_here = [o for o in offers if earliest <= o[0] < horizon_end]
+            if open_here:
+                c = counts.setdefault(cid, [0, set(), 0])
+                c[0] += len(open_here)
+                c[1].add(pid)
+                c[2] += sum(o[3] for o in open_here)
+    out = [
+        ClinicAvailability(cid, directory.clinics[cid][0], directory.zones[cid], n, len(who), seats)
+        for cid, (n, who, seats) in counts.items()
+    ]
+    out.sort(key=lambda c: (c.name, c.clinic_id))
+    return out
+
+
+def slots_frame(slots: Iterable[Slot | ClinicSlot]) -> pd.DataFrame:
+    """Slots as a DataFrame (one row each) for tables and charts."""
+    rows = [{f: getattr(s, f) for f in s.__dataclass_fields__} for s in slots]
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- booking
+
+
+def practitioner_day_for(
+    ctx: AppContext,
+    session: Session,
+    organization_id: int,
+    request: BookingRequest,
+) -> PractitionerDay:
+    """The rule's input for a request, read fresh through the caller's session (inside
+    the booking transaction, after its lock), with the organization's settings from the
+    directory cache."""
+    directory = get_directory(ctx, organization_id)
+    tz_name = directory.zones.get(request.clinic_id, directory.timezone)
+    day = local_date(tz_name, to_ts(request.start))
+    rules = directory.rules
+    buffer_s = rules.buffer_minutes * 60
+    lo, hi = utc_window(directory.zones.values(), day, day)
+    rows = fetch_calendar(
+        session.connection(),
+        organization_id,
+        [request.practitioner_id],
+        day - timedelta(days=1),
+        day + timedelta(days=1),
+        lo - buffer_s,
+        hi + buffer_s,
+        MAX_APPOINTMENT_MINUTES * 60,
+    )
+    blocks = _blocks_by_practitioner(rows.schedules).get(request.practitioner_id, [])
+    return PractitionerDay(
+        request.practitioner_id,
+        day,
+        blocks,
+        directory.zones,
+        [ScheduleException(*r) for r in rows.exceptions],
+        [Booking(*r) for r in rows.appointments],
+        rules,
+        exclude_appointment_id=request.exclude_appointment_id,
+        names=directory.names,
+    )
+
+
+def check_booking_rules(
+    ctx: AppContext, session: Session, organization_id: int, request: BookingRequest
+) -> Violation | None:
+    """The booking half of the one rule: None when ``request`` may be booked now
+    (``ctx.clock()``), else the ``Violation`` (code, receptionist's sentence, details).
+
+    Checks duration, past, minimum notice, horizon, schedule hours, block type,
+    exceptions, seats (conflicts) and buffer, exactly as availability does. Identity and
+    membership checks (patient, practitioner, clinic assignment, type exists) are the
+    caller's. Run it inside the booking transaction, after taking the booking lock.
+    """
+    day = practitioner_day_for(ctx, session, organization_id, request)
+    return check_booking(day, request, ctx.clock())
