@@ -1,11 +1,14 @@
 """Availability on the large organization, each beside its floor: the same schedules,
 exceptions and appointments rows fetched by hand-written SQL on a raw psycopg connection.
 
-"Cold" means the availability entries are invalidated before every timed call (the
-organization directory, i.e. buffer/notice/horizon and who works where, stays cached as
-it does in production); "warm" repeats the call on a filled cache. The clock stands at the
-moment the bench organization was seeded, so the data ahead of it is the fresh, partly
-booked future the app would show.
+"Cold" means the availability entries are invalidated before every timed call: the call
+then reads exceptions and appointments from the database. The organization directory
+(buffer, notice, horizon, clinics, practitioners and schedule blocks) stays cached, as
+it does in production until an administrator changes something; the floor still fetches
+the schedule rows too, since the computation needs them. "Every cache cold" reloads the
+directory as well (the first request after such a change). "Warm" repeats the call on a
+filled cache. The clock stands at the moment the bench organization was seeded, so the
+days ahead are the fresh, partly booked future the app would show.
 """
 
 from __future__ import annotations
@@ -185,7 +188,7 @@ def practitioner_day_all_cold(env: BenchEnv) -> Case:
         floor=_floor(env, f, [pid], day, day),
         before_each=lambda: invalidate_organization(ctx, org),
         repeat=30,
-        note="directory (settings, clinics, roster) reloaded too",
+        note="directory (settings, clinics, schedules) reloaded too",
     )
 
 

@@ -4,6 +4,14 @@ Core selects (no ORM objects): availability of a whole organization is thousands
 and must stay within a few times the cost of the raw SQL. Instants come back as POSIX
 seconds computed by the database (``epoch``), which spares a datetime object per value.
 
+- ``fetch_directory``: an organization's configuration (settings, clinics, appointment
+  types, practitioners, schedule blocks with their assignment periods); cached.
+- ``fetch_calendar``: the exceptions and time-holding appointments of a set of
+  practitioners (or the whole organization) over a UTC interval; two statements whatever
+  the number of days.
+- ``fetch_schedules``: the blocks of a set of practitioners over a date span, for the
+  booking path, which reads everything fresh inside its transaction.
+
 Statements are built once at import (no connection is made) and reused with parameters,
 so SQLAlchemy's compiled cache is hit on every call.
 """
@@ -90,39 +98,6 @@ _PRACTITIONERS = select(
     Practitioner.id, Practitioner.name, Practitioner.specialty, Practitioner.active
 ).where(Practitioner.organization_id == bindparam("org"))
 
-# Who works where: every (clinic, practitioner) pair with a schedule block there.
-_ROSTER = (
-    select(Schedule.clinic_id, Schedule.practitioner_id)
-    .join(Clinic, Clinic.id == Schedule.clinic_id)
-    .where(Clinic.organization_id == bindparam("org"))
-    .distinct()
-)
-
-
-@dataclass(frozen=True)
-class DirectoryRows:
-    organization: tuple[Any, ...] | None  # (timezone, buffer, notice, horizon)
-    clinics: list[tuple[Any, ...]]  # (id, name, timezone, active)
-    appointment_types: list[tuple[Any, ...]]  # (id, name, minutes, is_group, active)
-    practitioners: list[tuple[Any, ...]]  # (id, name, specialty, active)
-    roster: list[tuple[int, int]]  # (clinic_id, practitioner_id)
-
-
-def fetch_directory(conn: Connection, organization_id: int) -> DirectoryRows:
-    """The organization's settings and who is who: small, read rarely (it is cached)."""
-    p = {"org": organization_id}
-    org = conn.execute(_ORG, p).first()
-    return DirectoryRows(
-        organization=tuple(org) if org else None,
-        clinics=[tuple(r) for r in conn.execute(_CLINICS, p)],
-        appointment_types=[tuple(r) for r in conn.execute(_TYPES, p)],
-        practitioners=[tuple(r) for r in conn.execute(_PRACTITIONERS, p)],
-        roster=[(int(c), int(pr)) for c, pr in conn.execute(_ROSTER, p)],
-    )
-
-
-# --------------------------------------------------------------------------- calendar
-
 _SCHEDULE_COLUMNS = (
     Schedule.id,
     Schedule.practitioner_id,
@@ -140,9 +115,9 @@ _SCHEDULE_COLUMNS = (
 )
 
 
-def _schedules(scope: str) -> Any:
-    """Blocks valid in the date span, of active practitioners at active clinics of the
-    organization, joined to the assignment periods that make them count."""
+def _schedules(scoped: bool) -> Any:
+    """Blocks of active practitioners at active clinics of the organization, joined to
+    the assignment periods that make them count (one row per period)."""
     stmt = (
         select(*_SCHEDULE_COLUMNS)
         .join(Clinic, Clinic.id == Schedule.clinic_id)
@@ -159,7 +134,12 @@ def _schedules(scope: str) -> Any:
             Practitioner.organization_id == bindparam("org"),
             Clinic.active.is_(True),
             Practitioner.active.is_(True),
-            Schedule.weekday.in_(bindparam("weekdays", expanding=True)),
+        )
+        .order_by(Schedule.id, ClinicAssignment.active_from)
+    )
+    if scoped:
+        stmt = stmt.where(
+            Schedule.practitioner_id.in_(bindparam("pids", expanding=True)),
             Schedule.valid_from <= bindparam("last_day"),
             or_(Schedule.valid_to.is_(None), Schedule.valid_to >= bindparam("first_day")),
             ClinicAssignment.active_from <= bindparam("last_day"),
@@ -168,13 +148,59 @@ def _schedules(scope: str) -> Any:
                 ClinicAssignment.active_to >= bindparam("first_day"),
             ),
         )
-    )
-    if scope == "practitioners":
-        stmt = stmt.where(Schedule.practitioner_id.in_(bindparam("pids", expanding=True)))
     return stmt
 
 
-def _exceptions(scope: str) -> Any:
+_ALL_SCHEDULES = _schedules(scoped=False)
+_SCOPED_SCHEDULES = _schedules(scoped=True)
+
+
+@dataclass(frozen=True)
+class DirectoryRows:
+    organization: tuple[Any, ...] | None  # (timezone, buffer, notice, horizon)
+    clinics: list[tuple[Any, ...]]  # (id, name, timezone, active)
+    appointment_types: list[tuple[Any, ...]]  # (id, name, minutes, is_group, active)
+    practitioners: list[tuple[Any, ...]]  # (id, name, specialty, active)
+    # (id, practitioner_id, clinic_id, weekday, start_time, end_time, slot_minutes,
+    #  capacity, appointment_type_id, valid_from, valid_to, active_from, active_to)
+    schedules: list[tuple[Any, ...]]
+
+
+def fetch_directory(conn: Connection, organization_id: int) -> DirectoryRows:
+    """An organization's configuration: read rarely, cached until it changes."""
+    p = {"org": organization_id}
+    org = conn.execute(_ORG, p).first()
+    return DirectoryRows(
+        organization=tuple(org) if org else None,
+        clinics=[tuple(r) for r in conn.execute(_CLINICS, p)],
+        appointment_types=[tuple(r) for r in conn.execute(_TYPES, p)],
+        practitioners=[tuple(r) for r in conn.execute(_PRACTITIONERS, p)],
+        schedules=[tuple(r) for r in conn.execute(_ALL_SCHEDULES, p)],
+    )
+
+
+def fetch_schedules(
+    conn: Connection,
+    organization_id: int,
+    practitioner_ids: Sequence[int],
+    first_day: date,
+    last_day: date,
+) -> list[tuple[Any, ...]]:
+    """The blocks (rows as in ``DirectoryRows.schedules``) of some practitioners that may
+    apply between two local dates."""
+    params = {
+        "org": organization_id,
+        "pids": list(practitioner_ids),
+        "first_day": first_day,
+        "last_day": last_day,
+    }
+    return [tuple(r) for r in conn.execute(_SCOPED_SCHEDULES, params)]
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+def _exceptions(scoped: bool) -> Any:
     stmt = select(
         ScheduleException.id,
         ScheduleException.practitioner_id,
@@ -188,7 +214,7 @@ def _exceptions(scope: str) -> Any:
         ScheduleException.start_at < bindparam("hi"),
         ScheduleException.end_at > bindparam("lo"),
     )
-    if scope == "practitioners":
+    if scoped:
         stmt = stmt.where(
             or_(
                 ScheduleException.practitioner_id.is_(None),
@@ -198,7 +224,7 @@ def _exceptions(scope: str) -> Any:
     return stmt
 
 
-def _appointments(scope: str) -> Any:
+def _appointments(scoped: bool) -> Any:
     stmt = select(
         Appointment.id,
         Appointment.practitioner_id,
@@ -214,22 +240,16 @@ def _appointments(scope: str) -> Any:
         Appointment.start_at < bindparam("hi"),
         Appointment.end_at > bindparam("lo"),
     )
-    if scope == "practitioners":
+    if scoped:
         stmt = stmt.where(Appointment.practitioner_id.in_(bindparam("pids", expanding=True)))
     return stmt
 
 
-_STATEMENTS = {
-    scope: (_schedules(scope), _exceptions(scope), _appointments(scope))
-    for scope in ("practitioners", "organization")
-}
+_CALENDAR = {scoped: (_exceptions(scoped), _appointments(scoped)) for scoped in (False, True)}
 
 
 @dataclass(frozen=True)
 class CalendarRows:
-    # (id, practitioner_id, clinic_id, weekday, start_time, end_time, slot_minutes,
-    #  capacity, appointment_type_id, valid_from, valid_to, active_from, active_to)
-    schedules: Sequence[Sequence[Any]]
     # (id, practitioner_id, clinic_id, start_ts, end_ts, reason, note)
     exceptions: Sequence[Sequence[Any]]
     # (id, practitioner_id, clinic_id, start_ts, end_ts), time-holding only
@@ -240,41 +260,25 @@ def fetch_calendar(
     conn: Connection,
     organization_id: int,
     practitioner_ids: Sequence[int] | None,
-    first_day: date,
-    last_day: date,
     lo_ts: int,
     hi_ts: int,
     max_appointment_seconds: int,
 ) -> CalendarRows:
-    """Schedules, exceptions and time-holding appointments for a set of practitioners
-    (None: the whole organization) in three statements, whatever the number of days.
-
-    ``first_day``..``last_day`` bound the schedule blocks (local dates); ``lo_ts``/``hi_ts``
-    the instants (POSIX seconds) that exceptions and appointments must overlap.
-    """
-    scope = "organization" if practitioner_ids is None else "practitioners"
-    schedules_q, exceptions_q, appointments_q = _STATEMENTS[scope]
-    span = (last_day - first_day).days
-    weekdays = (
-        list(range(7))
-        if span >= 6
-        else sorted({(first_day.weekday() + k) % 7 for k in range(span + 1)})
-    )
+    """Exceptions and time-holding appointments overlapping [lo_ts, hi_ts) (POSIX
+    seconds) of some practitioners (None: the whole organization), in two statements
+    whatever the number of days."""
+    exceptions_q, appointments_q = _CALENDAR[practitioner_ids is not None]
     params: dict[str, Any] = {
         "org": organization_id,
-        "first_day": first_day,
-        "last_day": last_day,
-        "weekdays": weekdays,
         "lo": ts_param(lo_ts),
         "hi": ts_param(hi_ts),
         "reach": ts_param(lo_ts - max_appointment_seconds),
     }
     if practitioner_ids is not None:
-        params["pids"] = list(practitioner_ids)
         if not practitioner_ids:
-            return CalendarRows([], [], [])
+            return CalendarRows([], [])
+        params["pids"] = list(practitioner_ids)
     return CalendarRows(
-        schedules=list(conn.execute(schedules_q, params).all()),
         exceptions=list(conn.execute(exceptions_q, params).all()),
         appointments=list(conn.execute(appointments_q, params).all()),
     )

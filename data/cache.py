@@ -34,6 +34,8 @@ class Cache(Protocol):
     """What the availability service needs from a cache."""
 
     ttl_seconds: int
+    # True when other processes read and write the same entries.
+    shared: bool
     # Process-local memo for large, rarely changing values that callers validate against
     # a version read from the shared cache (so it never serves stale data).
     memo: dict[str, Any]
@@ -55,6 +57,8 @@ class Cache(Protocol):
 
 class InProcessCache:
     """A bounded, thread-safe dict with expiry."""
+
+    shared = False
 
     def __init__(self, ttl_seconds: int = 300, max_entries: int = 200_000) -> None:
         self.ttl_seconds = ttl_seconds
@@ -116,6 +120,8 @@ class InProcessCache:
 
 class RedisCache:
     """The shared cache: every key under ``prefix``; values as JSON."""
+
+    shared = True
 
     def __init__(self, url: str, ttl_seconds: int = 300, prefix: str = "clinic:") -> None:
         import redis  # imported here so that the in-process default needs no server

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -114,6 +114,22 @@ class Database:
         """Raise unless the database answers (health checks)."""
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+    @contextmanager
+    def quick_read(self) -> Iterator[Connection]:
+        """A Core connection for read-only statements that need no common snapshot.
+
+        On PostgreSQL it runs in autocommit, sparing the BEGIN and ROLLBACK round trips
+        of ``read()`` (a third of the time of a small availability fetch). SQLite keeps
+        ``read()``'s transaction: its connections are in-process, and switching pysqlite
+        to autocommit and back would undo the transaction control set up above.
+        """
+        if self.is_sqlite:
+            with self.read() as session:
+                yield session.connection()
+            return
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from data.availability_queries import (
@@ -51,6 +50,7 @@ from data.availability_queries import (
     DirectoryRows,
     fetch_calendar,
     fetch_directory,
+    fetch_schedules,
 )
 from domain.booking_rules import (
     MAX_APPOINTMENT_MINUTES,
@@ -139,7 +139,8 @@ class AvailabilityError(ValueError):
 
 @dataclass(frozen=True)
 class Directory:
-    """An organization's booking settings and who is who (cached per organization)."""
+    """An organization's configuration (cached per organization): booking settings,
+    clinics, appointment types, practitioners and their schedule blocks."""
 
     organization_id: int
     timezone: str
@@ -147,12 +148,25 @@ class Directory:
     clinics: dict[int, tuple[str, str, bool]]  # id -> (name, timezone, active)
     appointment_types: dict[int, tuple[str, int, bool, bool]]  # (name, minutes, group, active)
     practitioners: dict[int, tuple[str, str, bool]]  # id -> (name, specialty, active)
-    roster: dict[int, tuple[int, ...]]  # clinic id -> practitioner ids with blocks there
+    # Blocks of active practitioners at active clinics, validity narrowed to assignments.
+    blocks: dict[int, list[ScheduleBlock]]
     zones: dict[int, str] = field(init=False)  # active clinics only
+    roster: dict[int, tuple[int, ...]] = field(init=False)  # clinic -> practitioners there
+    # practitioner -> weekday -> blocks, so a day's computation only sees its own blocks.
+    by_weekday: dict[int, dict[int, list[ScheduleBlock]]] = field(init=False)
 
     def __post_init__(self) -> None:
         zones = {cid: tz for cid, (_, tz, active) in self.clinics.items() if active}
+        roster: dict[int, set[int]] = defaultdict(set)
+        by_weekday: dict[int, dict[int, list[ScheduleBlock]]] = {}
+        for pid, blocks in self.blocks.items():
+            days = by_weekday[pid] = defaultdict(list)
+            for block in blocks:
+                roster[block.clinic_id].add(pid)
+                days[block.weekday].append(block)
         object.__setattr__(self, "zones", zones)
+        object.__setattr__(self, "roster", {c: tuple(sorted(p)) for c, p in roster.items()})
+        object.__setattr__(self, "by_weekday", by_weekday)
 
     @property
     def names(self) -> Names:
@@ -173,38 +187,77 @@ class Directory:
     def from_rows(cls, organization_id: int, rows: DirectoryRows) -> Directory:
         if rows.organization is None:
             raise AvailabilityError("NOT_FOUND", f"Organization #{organization_id} not found.")
-        return cls.from_payload(organization_id, _directory_payload(rows))
+        tz, buffer, notice, horizon = rows.organization
+        return cls(
+            organization_id=organization_id,
+            timezone=tz,
+            rules=OrgRules(int(buffer), int(notice), int(horizon)),
+            clinics={int(i): (n, z, bool(a)) for i, n, z, a in rows.clinics},
+            appointment_types={
+                int(i): (n, int(m), bool(g), bool(a)) for i, n, m, g, a in rows.appointment_types
+            },
+            practitioners={int(i): (n, sp, bool(a)) for i, n, sp, a in rows.practitioners},
+            blocks=blocks_from_rows(rows.schedules),
+        )
+
+    def to_payload(self) -> list[Any]:
+        """A JSON-shaped copy for a shared cache (``from_payload`` reads it back)."""
+        r = self.rules
+        return [
+            self.timezone,
+            r.buffer_minutes,
+            r.min_notice_minutes,
+            r.booking_horizon_days,
+            [[i, *c] for i, c in self.clinics.items()],
+            [[i, *t] for i, t in self.appointment_types.items()],
+            [[i, *p] for i, p in self.practitioners.items()],
+            [
+                [
+                    *b[:4],
+                    b.start_time.isoformat(),
+                    b.end_time.isoformat(),
+                    *b[6:9],
+                    _iso(b.valid_from),
+                    _iso(b.valid_to),
+                ]
+                for blocks in self.blocks.values()
+                for b in blocks
+            ],
+        ]
 
     @classmethod
     def from_payload(cls, organization_id: int, payload: Sequence[Any]) -> Directory:
-        tz, buffer, notice, horizon, clinics, types, practitioners, roster = payload
-        by_clinic: dict[int, list[int]] = defaultdict(list)
-        for cid, pid in roster:
-            by_clinic[cid].append(pid)
+        tz, buffer, notice, horizon, clinics, types, practitioners, blocks = payload
+        by_practitioner: dict[int, list[ScheduleBlock]] = defaultdict(list)
+        for sid, pid, cid, wd, start, end, minutes, cap, tid, first, last in blocks:
+            by_practitioner[pid].append(
+                ScheduleBlock(
+                    sid,
+                    pid,
+                    cid,
+                    wd,
+                    time.fromisoformat(start),
+                    time.fromisoformat(end),
+                    minutes,
+                    cap,
+                    tid,
+                    None if first is None else date.fromisoformat(first),
+                    None if last is None else date.fromisoformat(last),
+                )
+            )
         return cls(
             organization_id=organization_id,
             timezone=tz,
             rules=OrgRules(buffer, notice, horizon),
-            clinics={c[0]: (c[1], c[2], bool(c[3])) for c in clinics},
-            appointment_types={t[0]: (t[1], t[2], bool(t[3]), bool(t[4])) for t in types},
-            practitioners={p[0]: (p[1], p[2], bool(p[3])) for p in practitioners},
-            roster={cid: tuple(sorted(pids)) for cid, pids in by_clinic.items()},
+            clinics={c[0]: (c[1], c[2], c[3]) for c in clinics},
+            appointment_types={t[0]: (t[1], t[2], t[3], t[4]) for t in types},
+            practitioners={p[0]: (p[1], p[2], p[3]) for p in practitioners},
+            blocks=dict(by_practitioner),
         )
 
 
-def _directory_payload(rows: DirectoryRows) -> list[Any]:
-    assert rows.organization is not None
-    tz, buffer, notice, horizon = rows.organization
-    return [
-        tz,
-        int(buffer),
-        int(notice),
-        int(horizon),
-        [[int(i), n, z, bool(a)] for i, n, z, a in rows.clinics],
-        [[int(i), n, int(m), bool(g), bool(a)] for i, n, m, g, a in rows.appointment_types],
-        [[int(i), n, s, bool(a)] for i, n, s, a in rows.practitioners],
-        [[c, p] for c, p in rows.roster],
-    ]
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -247,14 +300,17 @@ def _directory(ctx: AppContext, organization_id: int, org_version: int) -> Direc
     memo = cache.memo.get(memo_key)
     if memo is not None and memo[0] == org_version:
         return memo[1]
-    cached = cache.get_many([memo_key])[0]
+    # Other processes may have loaded it already (a shared cache); this process's memo
+    # is enough for an in-process cache.
+    cached = cache.get_many([memo_key])[0] if cache.shared else None
     if cached is not None and cached[0] == org_version:
         directory = Directory.from_payload(organization_id, cached[1])
     else:
-        with ctx.db.read() as session:
-            rows = fetch_directory(session.connection(), organization_id)
+        with ctx.db.quick_read() as conn:
+            rows = fetch_directory(conn, organization_id)
         directory = Directory.from_rows(organization_id, rows)
-        cache.set_many({memo_key: [org_version, _directory_payload(rows)]})
+        if cache.shared:
+            cache.set_many({memo_key: [org_version, directory.to_payload()]})
     cache.memo[memo_key] = (org_version, directory)
     return directory
 
@@ -279,11 +335,12 @@ def invalidate_appointment(
     start: datetime,
     end: datetime,
 ) -> None:
-    """``invalidate_availability`` for an appointment's time: every local date its time
-    (plus any buffer) can touch in any time zone, i.e. the UTC dates from the day before
-    its start to the day after its end."""
-    first = (start.astimezone(UTC) - timedelta(days=1)).date()
-    last = (end.astimezone(UTC) + timedelta(days=1)).date()
+    """``invalidate_availability`` for an appointment's time: every local date its time,
+    widened by the largest buffer an organization may set (4 hours), can touch in any
+    time zone (UTC-12 to UTC+14, hence a day more each side)."""
+    reach = timedelta(days=1, hours=4)
+    first = (start.astimezone(UTC) - reach).date()
+    last = (end.astimezone(UTC) + reach).date()
     days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
     invalidate_availability(ctx, organization_id, practitioner_id, days)
 
@@ -307,7 +364,9 @@ def invalidate_organization(ctx: AppContext, organization_id: int) -> None:
 Entry = list[Any]
 
 
-def _blocks_by_practitioner(rows: Sequence[Sequence[Any]]) -> dict[int, list[ScheduleBlock]]:
+def blocks_from_rows(rows: Sequence[Sequence[Any]]) -> dict[int, list[ScheduleBlock]]:
+    """Schedule rows (with their assignment periods) as blocks per practitioner, each
+    block's validity narrowed to the period it is assigned in."""
     out: dict[int, list[ScheduleBlock]] = defaultdict(list)
     for (
         sid,
@@ -344,65 +403,60 @@ def _compute(
     *,
     duration_minutes: int | None = None,
     appointment_type_id: int | None = None,
-    conn: Connection | None = None,
 ) -> dict[tuple[int, date], Entry]:
-    """Offers of each (practitioner, day) from ONE batched fetch covering every day."""
+    """Offers of each (practitioner, day) from ONE batched fetch covering every day (the
+    schedule blocks come from the directory)."""
     if not practitioner_ids or not days:
         return {}
-    first, last = min(days), max(days)
     zones = directory.zones
-    rules = directory.rules
-    buffer_s = rules.buffer_minutes * 60
-    reach_s = MAX_APPOINTMENT_MINUTES * 60
-    lo, hi = utc_window(zones.values(), first, last)
-
-    # With a buffer, an appointment in the margin of a day may sit in a neighbouring
-    # day's group session (which exempts it from the buffer): fetch those blocks too.
-    margin = timedelta(days=1 if buffer_s else 0)
-
-    def fetch(c: Connection) -> Any:
-        return fetch_calendar(
-            c,
+    buffer_s = directory.rules.buffer_minutes * 60
+    lo, hi = utc_window(zones.values(), min(days), max(days))
+    with ctx.db.quick_read() as conn:
+        rows = fetch_calendar(
+            conn,
             directory.organization_id,
             None if whole_organization else practitioner_ids,
-            first - margin,
-            last + margin,
             lo - buffer_s,
             hi + buffer_s,
-            reach_s,
+            MAX_APPOINTMENT_MINUTES * 60,
         )
-
-    if conn is not None:
-        rows = fetch(conn)
-    else:
-        with ctx.db.read() as session:
-            rows = fetch(session.connection())
     return offers_from_rows(
         rows,
+        directory.blocks,
         practitioner_ids,
         days,
         zones,
-        rules,
+        directory.rules,
         duration_minutes=duration_minutes,
         appointment_type_id=appointment_type_id,
+        by_weekday=directory.by_weekday,
     )
 
 
 def offers_from_rows(
     rows: CalendarRows,
+    blocks: Mapping[int, Sequence[ScheduleBlock]],
     practitioner_ids: Sequence[int],
     days: Sequence[date],
-    zones: dict[int, str],
+    zones: Mapping[int, str],
     rules: OrgRules,
     *,
     duration_minutes: int | None = None,
     appointment_type_id: int | None = None,
+    by_weekday: Mapping[int, Mapping[int, Sequence[ScheduleBlock]]] | None = None,
 ) -> dict[tuple[int, date], Entry]:
     """The pure half of ``_compute``: each (practitioner, day)'s offers per clinic, day by
-    day, from rows covering all the days (see ``fetch_calendar``)."""
+    day, from the blocks and from calendar rows covering all the days. ``by_weekday``
+    (``Directory.by_weekday``) is the blocks grouped by weekday, derived if not given."""
+    if by_weekday is None:
+        grouped: dict[int, dict[int, list[ScheduleBlock]]] = {}
+        for pid in practitioner_ids:
+            days_of = grouped[pid] = defaultdict(list)
+            for block in blocks.get(pid, ()):
+                days_of[block.weekday].append(block)
+        by_weekday = grouped
     buffer_s = rules.buffer_minutes * 60
     reach_s = MAX_APPOINTMENT_MINUTES * 60
-    blocks = _blocks_by_practitioner(rows.schedules)
     exceptions = [ScheduleException(*r) for r in rows.exceptions]
     bookings: dict[int, list[Booking]] = defaultdict(list)
     for aid, pid, cid, s, e in rows.appointments:
@@ -419,9 +473,13 @@ def offers_from_rows(
         weekday = day.weekday()
         for pid in practitioner_ids:
             own_blocks = blocks.get(pid)
-            if not own_blocks or not any(b.weekday == weekday for b in own_blocks):
+            if not own_blocks or weekday not in by_weekday[pid]:
                 out[(pid, day)] = []
                 continue
+            if not buffer_s:
+                # Other days' blocks only matter for telling group seats in the buffer
+                # margin apart; without a buffer the day's own blocks suffice.
+                own_blocks = by_weekday[pid][weekday]
             own = bookings.get(pid, [])
             if own:
                 i = bisect_left(starts[pid], day_lo - buffer_s - reach_s)
@@ -695,32 +753,35 @@ def get_clinic_slots_range(
     earliest, horizon_end = window.earliest_ts, window.horizon_end_ts(tz_name)
     for d in wanted:
         # (start_ts, end_ts) -> (practitioner ids, seats); datetimes only for the result.
-        per_time: dict[tuple[int, int], tuple[set[int], list[int]]] = {}
+        per_time: dict[tuple[int, int], list[Any]] = {}  # -> [practitioner ids, seats]
         for pid in pids:
             for cid, offers in entries.get((pid, d), []):
                 if cid != clinic_id:
                     continue
                 for start, end, _, seats, type_id, _ in offers:
-                    if not earliest <= start < horizon_end:
+                    if start < earliest or start >= horizon_end:
                         continue
                     if appointment_type_id is not None and type_id not in (
                         None,
                         appointment_type_id,
                     ):
                         continue
-                    who, total = per_time.setdefault((start, end), (set(), [0]))
-                    who.add(pid)
-                    total[0] += seats
+                    item = per_time.get((start, end))
+                    if item is None:
+                        per_time[(start, end)] = [{pid}, seats]
+                    else:
+                        item[0].add(pid)
+                        item[1] += seats
         result[d] = [
             ClinicSlot(
                 clinic_id,
                 datetime.fromtimestamp(start, UTC),
                 datetime.fromtimestamp(end, UTC),
                 len(who),
-                total[0],
+                seats,
                 tuple(sorted(who)),
             )
-            for (start, end), (who, total) in sorted(per_time.items())
+            for (start, end), (who, seats) in sorted(per_time.items())
         ]
     return result
 
@@ -736,7 +797,9 @@ def get_available_clinics(
     if not _bookable_days(directory, window, [day]):
         return []
     pids = directory.active_practitioners(specialty)
-    entries = _entries(ctx, directory, org_version, pids, [day], whole_organization=True)
+    entries = _entries(
+        ctx, directory, org_version, pids, [day], whole_organization=specialty is None
+    )
     counts: dict[int, list[Any]] = {}
     for pid in pids:
         for cid, offers in entries.get((pid, day), []):
@@ -774,29 +837,28 @@ def practitioner_day_for(
     request: BookingRequest,
 ) -> PractitionerDay:
     """The rule's input for a request, read fresh through the caller's session (inside
-    the booking transaction, after its lock), with the organization's settings from the
-    directory cache."""
+    the booking transaction, after its lock): schedule blocks, exceptions and
+    appointments; the organization's settings, zones and names from the directory."""
     directory = get_directory(ctx, organization_id)
     tz_name = directory.zones.get(request.clinic_id, directory.timezone)
     day = local_date(tz_name, to_ts(request.start))
     rules = directory.rules
     buffer_s = rules.buffer_minutes * 60
     lo, hi = utc_window(directory.zones.values(), day, day)
-    rows = fetch_calendar(
-        session.connection(),
-        organization_id,
-        [request.practitioner_id],
-        day - timedelta(days=1),
-        day + timedelta(days=1),
-        lo - buffer_s,
-        hi + buffer_s,
-        MAX_APPOINTMENT_MINUTES * 60,
+    conn = session.connection()
+    pid = request.practitioner_id
+    # A day more each side: an appointment in the buffer margin may sit in a
+    # neighbouring day's group session (which exempts it from the buffer).
+    schedules = fetch_schedules(
+        conn, organization_id, [pid], day - timedelta(days=1), day + timedelta(days=1)
     )
-    blocks = _blocks_by_practitioner(rows.schedules).get(request.practitioner_id, [])
+    rows = fetch_calendar(
+        conn, organization_id, [pid], lo - buffer_s, hi + buffer_s, MAX_APPOINTMENT_MINUTES * 60
+    )
     return PractitionerDay(
-        request.practitioner_id,
+        pid,
         day,
-        blocks,
+        blocks_from_rows(schedules).get(pid, []),
         directory.zones,
         [ScheduleException(*r) for r in rows.exceptions],
         [Booking(*r) for r in rows.appointments],

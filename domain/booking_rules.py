@@ -46,7 +46,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from operator import attrgetter
+from itertools import accumulate
+from operator import attrgetter, le
 from typing import Any
 
 from data.vocabulary import TIME_HOLDING_STATUSES
@@ -206,17 +207,12 @@ class _ClinicDay:
     def __init__(self, cells: list[Cell]) -> None:
         self.cells = cells
         self.starts = [c[0] for c in cells]
-        # Running maximum of the ends: bounds the backward search in `overlapping` even
-        # when two blocks overlap and a long slot outlasts later ones.
-        self.max_end: list[int] = []
-        self.disjoint = True  # no two slots share time
-        running = 0
-        for c in cells:
-            if c[0] < running:
-                self.disjoint = False
-            if c[1] > running:
-                running = c[1]
-            self.max_end.append(running)
+        ends = [c[1] for c in cells]
+        # No two slots share time (the usual case): each ends by the next one's start.
+        self.disjoint = all(map(le, ends[:-1], self.starts[1:]))
+        # The running maximum of the ends bounds the backward search in `overlapping`;
+        # with overlapping blocks a long slot may outlast later ones.
+        self.max_end = ends if self.disjoint else list(accumulate(ends, max))
         self.taken: list[int] = [0] * len(cells)
         # Per slot, the verdict for an appointment filling exactly that slot, without the
         # type check (which depends on the request): EXCEPTION, CONFLICT, BUFFER or None.
@@ -328,11 +324,25 @@ class PractitionerDay:
                 for i in cd.overlapping(e.start_ts, e.end_ts):
                     if states[i] is None:
                         states[i] = (EXCEPTION, e)
-        for b in self.bookings:
-            for i in cd.overlapping(b.start_ts, b.end_ts):
-                taken[i] += 1
-                if taken[i] == cells[i][2] and states[i] is None:
-                    states[i] = (CONFLICT, cells[i])
+        if cd.disjoint:
+            # Bookings by start, slots by start and end: one sweep finds every overlap.
+            starts, ends, n, j = cd.starts, cd.max_end, len(cells), 0
+            for b in self.bookings:
+                b_start, b_end = b.start_ts, b.end_ts
+                while j < n and ends[j] <= b_start:
+                    j += 1
+                i = j
+                while i < n and starts[i] < b_end:
+                    taken[i] += 1
+                    if taken[i] == cells[i][2] and states[i] is None:
+                        states[i] = (CONFLICT, cells[i])
+                    i += 1
+        else:
+            for b in self.bookings:
+                for i in cd.overlapping(b.start_ts, b.end_ts):
+                    taken[i] += 1
+                    if taken[i] == cells[i][2] and states[i] is None:
+                        states[i] = (CONFLICT, cells[i])
         if self.buffer_s:
             for i, cell in enumerate(cells):
                 if states[i] is None and cell[2] == 1:
@@ -613,7 +623,8 @@ def check_booking(
 
     ``day`` must be built for the request's practitioner, for the local date of its start
     at its clinic, with ``exclude_appointment_id=request.exclude_appointment_id``
-    (``PractitionerDay.for_request`` does that). ``now`` None skips past, notice and horizon.
+    (``domain.availability.practitioner_day_for`` reads exactly that from the database).
+    ``now`` None skips past, notice and horizon.
     """
     if request.practitioner_id != day.practitioner_id:
         raise ValueError("the day belongs to another practitioner")
@@ -630,11 +641,6 @@ def check_booking(
             window,
         )
     return None if verdict is None else day.explain(request, verdict, window)
-
-
-def request_day(request: BookingRequest, clinic_zone: str) -> date:
-    """The local date a request belongs to (its start, in its clinic's zone)."""
-    return local_date(clinic_zone, to_ts(request.start))
 
 
 # --------------------------------------------------------------------------- wording

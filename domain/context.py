@@ -22,7 +22,7 @@ class AppContext:
     # Availability and organization settings cache (Redis when settings.redis_url is set,
     # so several app processes stay consistent); see domain/availability.py.
     cache: Cache = field(default_factory=InProcessCache)
-    # Filled by later layers (availability cache, notifier, ...); keyed by name so the
+    # Filled by later layers (notifier, ...); keyed by name so the
     # context does not have to know every service.
     extras: dict[str, Any] = field(default_factory=dict)
 

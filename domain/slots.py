@@ -216,15 +216,10 @@ def utc_window(zones: Iterable[str], first: date, last: date) -> tuple[int, int]
 
 def block_cells(block: ScheduleBlock, day: date, tz_name: str) -> list[Cell]:
     """The slots a block yields on ``day`` (caller checks ``block.applies_on(day)``)."""
-    step = block.slot_minutes * 60
-    first = seconds_of_day(block.start_time)
-    last = seconds_of_day(block.end_time) - step  # the last grid start that fits
-    cap, type_id, sid, cid = (
-        block.capacity,
-        block.appointment_type_id,
-        block.id,
-        block.clinic_id,
-    )
+    sid, _, cid, _, start, end, minutes, cap, type_id, _, _ = block
+    step = minutes * 60
+    first = start.hour * 3600 + start.minute * 60 + start.second
+    last = end.hour * 3600 + end.minute * 60 + end.second - step  # the last start that fits
     zd = _zone_day(tz_name, day)
     if zd.fixed_offset is not None:
         base = zd.naive_midnight - zd.fixed_offset

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from data.availability_queries import CalendarRows
 from data.vocabulary import APPOINTMENT_STATUSES, TIME_HOLDING_STATUSES
-from domain.availability import offers_from_rows
+from domain.availability import blocks_from_rows, offers_from_rows
 from domain.booking_rules import BookingRequest, OrgRules, PractitionerDay, check_booking
 from domain.slots import (
     Booking,
@@ -251,9 +251,10 @@ def test_a_range_equals_the_union_of_its_single_days(
     exceptions = [
         (9, 1, None, lo + 86400 * 2 + 3600 * 9, lo + 86400 * 2 + 3600 * 11, "leave", None)
     ]
-    rows = CalendarRows(schedules, exceptions, appointments)
+    rows = CalendarRows(exceptions, appointments)
+    blocks = blocks_from_rows(schedules)
     zones = {1: zone, 2: zone}
     rules = OrgRules(buffer, 0, 365)
-    whole = offers_from_rows(rows, [1], days, zones, rules)
+    whole = offers_from_rows(rows, blocks, [1], days, zones, rules)
     for d in days:
-        assert whole[(1, d)] == offers_from_rows(rows, [1], [d], zones, rules)[(1, d)]
+        assert whole[(1, d)] == offers_from_rows(rows, blocks, [1], [d], zones, rules)[(1, d)]
