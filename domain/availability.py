@@ -22,14 +22,24 @@ number of days), caches and shapes the results.
 Caching (``ctx.cache``; in-process, or Redis when ``REDIS_URL`` is set):
 
 - the organization's directory (buffer, notice, horizon, clinics and their zones,
-  practitioners, appointment types, who works where), per organization;
+  practitioners, appointment types, schedule blocks), per organization;
 - the offers of one practitioner on one local date at each of their clinics, per
   (practitioner, date). One entry covers all their clinics because a booking at one
   clinic changes their availability at every other (nobody is in two places at once).
 
 Entries do not depend on "now": past, minimum notice and horizon are applied when they
 are read. Writers call the ``invalidate_*`` functions below AFTER their transaction
-commits.
+commits:
+
+- booking, cancellation, reschedule, a status change that frees or takes time:
+  ``invalidate_appointment`` (old and new times) or ``invalidate_availability``;
+- a practitioner's leave: ``invalidate_practitioner``;
+- settings (buffer, notice, horizon), clinics, practitioners, appointment types,
+  schedule blocks, clinic assignments, clinic or organization closures:
+  ``invalidate_organization``.
+
+The booking service validates through ``check_booking_rules`` (the same rule, read fresh
+inside its transaction).
 """
 
 from __future__ import annotations

@@ -52,6 +52,11 @@ from typing import Any
 
 from data.vocabulary import TIME_HOLDING_STATUSES
 from domain.slots import (
+    CAPACITY,
+    END,
+    SCHEDULE,
+    START,
+    TYPE,
     Booking,
     Cell,
     ScheduleBlock,
@@ -206,8 +211,8 @@ class _ClinicDay:
 
     def __init__(self, cells: list[Cell]) -> None:
         self.cells = cells
-        self.starts = [c[0] for c in cells]
-        ends = [c[1] for c in cells]
+        self.starts = [c[START] for c in cells]
+        ends = [c[END] for c in cells]
         # No two slots share time (the usual case): each ends by the next one's start.
         self.disjoint = all(map(le, ends[:-1], self.starts[1:]))
         # The running maximum of the ends bounds the backward search in `overlapping`;
@@ -224,7 +229,7 @@ class _ClinicDay:
         i = bisect_left(self.starts, end_ts) - 1
         out = []
         while i >= 0 and max_end[i] > start_ts:
-            if cells[i][1] > start_ts:
+            if cells[i][END] > start_ts:
                 out.append(i)
             i -= 1
         out.reverse()
@@ -313,7 +318,7 @@ class PractitionerDay:
                 b for b in self.blocks if b.capacity > 1 and b.clinic_id == booking.clinic_id
             ]
             cells = day_cells(group_blocks, key[1], self.clinic_zones).get(booking.clinic_id, [])
-            windows = self._group_windows[key] = [(c[0], c[1]) for c in cells]
+            windows = self._group_windows[key] = [(c[START], c[END]) for c in cells]
         return any(s < booking.end_ts and e > booking.start_ts for s, e in windows)
 
     def _precompute(self, clinic_id: int, cd: _ClinicDay) -> None:
@@ -334,19 +339,19 @@ class PractitionerDay:
                 i = j
                 while i < n and starts[i] < b_end:
                     taken[i] += 1
-                    if taken[i] == cells[i][2] and states[i] is None:
+                    if taken[i] == cells[i][CAPACITY] and states[i] is None:
                         states[i] = (CONFLICT, cells[i])
                     i += 1
         else:
             for b in self.bookings:
                 for i in cd.overlapping(b.start_ts, b.end_ts):
                     taken[i] += 1
-                    if taken[i] == cells[i][2] and states[i] is None:
+                    if taken[i] == cells[i][CAPACITY] and states[i] is None:
                         states[i] = (CONFLICT, cells[i])
         if self.buffer_s:
             for i, cell in enumerate(cells):
-                if states[i] is None and cell[2] == 1:
-                    near = self._buffer_clash(cell[0], cell[1])
+                if states[i] is None and cell[CAPACITY] == 1:
+                    near = self._buffer_clash(cell[START], cell[END])
                     if near is not None:
                         states[i] = (BUFFER, near)
 
@@ -396,30 +401,30 @@ class PractitionerDay:
         covered = start_ts
         for i in idx:
             cell = cd.cells[i]
-            if cell[0] > covered:
+            if cell[START] > covered:
                 break
-            covered = max(covered, cell[1])
+            covered = max(covered, cell[END])
         if not idx or covered < end_ts:
             return (OUTSIDE_SCHEDULE, None)
         # Every slot taken must accept the type; without a type (availability, no filter)
         # the slots must at least not be reserved for two different types.
         reserved = appointment_type_id
         for i in idx:
-            wanted = cd.cells[i][3]
+            wanted = cd.cells[i][TYPE]
             if wanted is not None:
                 if reserved is not None and wanted != reserved:
                     return (WRONG_TYPE_FOR_BLOCK, cd.cells[i])
                 reserved = wanted
         if len(idx) == 1:
             cell = cd.cells[idx[0]]
-            if cell[0] == start_ts and cell[1] == end_ts:
+            if cell[START] == start_ts and cell[END] == end_ts:
                 return cd.states[idx[0]]  # exactly one slot: its precomputed verdict
         states = [cd.states[i] for i in idx]
         for wanted_code in (EXCEPTION, CONFLICT):
             for state in states:
                 if state is not None and state[0] == wanted_code:
                     return state
-        individual = any(cd.cells[i][2] == 1 for i in idx)
+        individual = any(cd.cells[i][CAPACITY] == 1 for i in idx)
         if individual and self.buffer_s:
             near = self._buffer_clash(start_ts, end_ts)
             if near is not None:
@@ -445,33 +450,57 @@ class PractitionerDay:
         cd = self.clinics.get(clinic_id)
         if cd is None:
             return []
-        # Slot-long requests on a grid whose slots do not overlap: the verdict of each is
-        # its precomputed state (exactly what ``verdict`` returns for it), no search.
-        exact = duration_minutes is None and cd.disjoint
         out = []
-        for i, cell in enumerate(cd.cells):
+        if duration_minutes is None and cd.disjoint:
+            # Slot-long requests on a grid whose slots do not overlap: the verdict of each
+            # is its precomputed state, exactly what ``verdict`` returns for it.
+            for i, state in enumerate(cd.states):
+                start, end, capacity, wanted, schedule_id, _ = cell = cd.cells[i]
+                if appointment_type_id is not None and wanted not in (None, appointment_type_id):
+                    continue
+                if state is None:
+                    out.append((start, end, capacity, capacity - cd.taken[i], wanted, schedule_id))
+                elif state[0] == BUFFER:
+                    type_id = appointment_type_id if appointment_type_id is not None else wanted
+                    self._offer_after_buffer(out, clinic_id, cd, cell, state, end - start, type_id)
+            return out
+        for cell in cd.cells:
             start, end, capacity, wanted, schedule_id, _ = cell
             if appointment_type_id is not None and wanted not in (None, appointment_type_id):
                 continue
             type_id = appointment_type_id if appointment_type_id is not None else wanted
             length = duration_minutes * 60 if duration_minutes else end - start
-            if exact:
-                state = cd.states[i]
-                if state is None:
-                    out.append((start, end, capacity, capacity - cd.taken[i], wanted, schedule_id))
-                    continue
-            else:
-                state = self.verdict(clinic_id, start, start + length, type_id)
-            if state is not None and state[0] == BUFFER and state[1].end_ts <= start:
-                start = self._earliest_after_buffer(start)
-                if start < end:
-                    state = self.verdict(clinic_id, start, start + length, type_id)
+            state = self.verdict(clinic_id, start, start + length, type_id)
             if state is None:
-                taken = cd.overlapping(start, start + length)
-                seats = min(cd.cells[k][2] - cd.taken[k] for k in taken)
-                reserved = next((cd.cells[k][3] for k in taken if cd.cells[k][3] is not None), None)
-                out.append((start, start + length, capacity, seats, reserved, schedule_id))
+                self._offer(out, cd, cell, start, length)
+            elif state[0] == BUFFER:
+                self._offer_after_buffer(out, clinic_id, cd, cell, state, length, type_id)
         return out
+
+    def _offer(self, out: list[Any], cd: _ClinicDay, cell: Cell, start: int, length: int) -> None:
+        """Offer [start, start + length) from ``cell``'s grid position (it passed)."""
+        taken = cd.overlapping(start, start + length)
+        seats = min(cd.cells[k][CAPACITY] - cd.taken[k] for k in taken)
+        reserved = next((cd.cells[k][TYPE] for k in taken if cd.cells[k][TYPE] is not None), None)
+        out.append((start, start + length, cell[CAPACITY], seats, reserved, cell[SCHEDULE]))
+
+    def _offer_after_buffer(
+        self,
+        out: list[Any],
+        clinic_id: int,
+        cd: _ClinicDay,
+        cell: Cell,
+        state: tuple[str, Any],
+        length: int,
+        type_id: int | None,
+    ) -> None:
+        """A grid start stopped only by the buffer after an earlier appointment: offer the
+        first later moment within the slot that passes the rule, if any."""
+        if state[1].end_ts > cell[START]:
+            return  # the clash is with a later appointment: moving later cannot help
+        start = self._earliest_after_buffer(cell[START])
+        if start < cell[END] and self.verdict(clinic_id, start, start + length, type_id) is None:
+            self._offer(out, cd, cell, start, length)
 
     def _earliest_after_buffer(self, start_ts: int) -> int:
         """The first start at or after ``start_ts`` that keeps the buffer after every
@@ -535,10 +564,10 @@ class PractitionerDay:
                 message = f"{prac} has no hours at {clinic} on {_day(self.day)}."
         elif code == WRONG_TYPE_FOR_BLOCK:
             cell: Cell = detail
-            details["required_appointment_type_id"] = cell.appointment_type_id
+            details["required_appointment_type_id"] = cell[TYPE]
             message = (
-                f"The {_clock(cell.start_ts, tz_name)}–{_clock(cell.end_ts, tz_name)} slot "
-                f"at {clinic} is reserved for {names.appointment_type(cell.appointment_type_id)}"
+                f"The {_clock(cell[START], tz_name)}–{_clock(cell[END], tz_name)} slot "
+                f"at {clinic} is reserved for {names.appointment_type(cell[TYPE])}"
                 f"; a {names.appointment_type(request.appointment_type_id)} appointment cannot "
                 f"be booked in it."
             )
@@ -556,14 +585,12 @@ class PractitionerDay:
                 message = f"All clinics are closed {period} ({why})."
         elif code == CONFLICT:
             cell = detail
-            taking = [
-                b for b in self.bookings if b.start_ts < cell.end_ts and b.end_ts > cell.start_ts
-            ]
+            taking = [b for b in self.bookings if b.start_ts < cell[END] and b.end_ts > cell[START]]
             details["appointment_ids"] = [b.id for b in taking]
             if taking:
                 details["appointment_id"] = taking[0].id
-            slot = f"{_clock(cell.start_ts, tz_name)}–{_clock(cell.end_ts, tz_name)}"
-            if cell.capacity == 1 and taking:
+            slot = f"{_clock(cell[START], tz_name)}–{_clock(cell[END], tz_name)}"
+            if cell[CAPACITY] == 1 and taking:
                 b = taking[0]
                 where = (
                     "" if b.clinic_id == request.clinic_id else f" at {names.clinic(b.clinic_id)}"
@@ -577,7 +604,7 @@ class PractitionerDay:
                 ids = ", ".join(f"#{b.id}" for b in taking)
                 message = (
                     f"The {slot} slot on {_day(self.day)} is full: {len(taking)} of "
-                    f"{cell.capacity} seats are taken ({ids})."
+                    f"{cell[CAPACITY]} seats are taken ({ids})."
                 )
         elif code == BUFFER:
             b = detail

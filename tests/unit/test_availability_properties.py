@@ -15,6 +15,10 @@ from data.vocabulary import APPOINTMENT_STATUSES, TIME_HOLDING_STATUSES
 from domain.availability import blocks_from_rows, offers_from_rows
 from domain.booking_rules import BookingRequest, OrgRules, PractitionerDay, check_booking
 from domain.slots import (
+    CAPACITY,
+    END,
+    START,
+    TYPE,
     Booking,
     ScheduleBlock,
     ScheduleException,
@@ -129,9 +133,9 @@ def test_whatever_availability_hides_on_the_grid_booking_refuses(
     for clinic, cd in day.clinics.items():
         offered = {(o[0], o[1]) for o in offers(day, clinic, now=s.now, duration=duration)}
         for cell in cd.cells:
-            end = cell.start_ts + duration * 60 if duration else cell.end_ts
-            if (cell.start_ts, end) not in offered:
-                request = _request(cell.start_ts, end, clinic, cell.appointment_type_id)
+            end = cell[START] + duration * 60 if duration else cell[END]
+            if (cell[START], end) not in offered:
+                request = _request(cell[START], end, clinic, cell[TYPE])
                 assert check_booking(day, request, s.now) is not None
 
 
@@ -159,13 +163,13 @@ def test_remaining_seats_are_between_one_and_capacity_and_count_the_bookings(
     for clinic, cd in day.clinics.items():
         for start, end, capacity, seats, *_ in offers(day, clinic, now=s.now):
             assert 1 <= seats <= capacity
-            covered = [c for c in cd.cells if c.start_ts < end and c.end_ts > start]
+            covered = [c for c in cd.cells if c[START] < end and c[END] > start]
             expected = min(
-                c.capacity
+                c[CAPACITY]
                 - sum(
                     1
                     for b in s.bookings
-                    if _holds(b) and b.start_ts < c.end_ts and b.end_ts > c.start_ts
+                    if _holds(b) and b.start_ts < c[END] and b.end_ts > c[START]
                 )
                 for c in covered
             )
@@ -186,7 +190,7 @@ def test_a_cancelled_booking_gives_its_seat_back(s: Scenario, pick: int) -> None
     # Every slot offered while it held time is still offered, with at least as many seats.
     before_plan = s.plan()
     for clinic in (1, 2):
-        grid = {c.start_ts for c in before_plan.clinics.get(clinic, _NO_CELLS).cells}
+        grid = {c[START] for c in before_plan.clinics.get(clinic, _NO_CELLS).cells}
         seats_after = {(o[0], o[1]): o[3] for o in after[clinic]}
         for o in offers(before_plan, clinic, now=s.now):
             if o[0] in grid:

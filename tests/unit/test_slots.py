@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.slots import (
+    END,
+    START,
     ScheduleBlock,
     block_cells,
     day_cells,
@@ -49,16 +51,16 @@ def _local(ts: int, tz: str = NY) -> str:
 def test_an_ordinary_day_lays_slots_on_the_wall_clock_grid() -> None:
     day = date(2026, 3, 16)
     cells = block_cells(_block(day, time(9), time(12)), day, NY)
-    assert [_local(c.start_ts) for c in cells] == [
+    assert [_local(c[START]) for c in cells] == [
         f"{h:02d}:{m:02d} EDT" for h in (9, 10, 11) for m in (0, 30)
     ]
-    assert all(c.end_ts - c.start_ts == 1800 for c in cells)
-    assert from_ts(cells[0].start_ts) == datetime(2026, 3, 16, 13, 0, tzinfo=UTC)
+    assert all(c[END] - c[START] == 1800 for c in cells)
+    assert from_ts(cells[0][START]) == datetime(2026, 3, 16, 13, 0, tzinfo=UTC)
 
 
 def test_spring_forward_day_offers_no_slot_in_the_skipped_hour() -> None:
     cells = block_cells(_block(SPRING_FORWARD, time(0), time(6)), SPRING_FORWARD, NY)
-    assert [_local(c.start_ts) for c in cells] == [
+    assert [_local(c[START]) for c in cells] == [
         "00:00 EST",
         "00:30 EST",
         "01:00 EST",
@@ -71,14 +73,14 @@ def test_spring_forward_day_offers_no_slot_in_the_skipped_hour() -> None:
         "05:30 EDT",
     ]
     # Durations are true minutes: the 01:30 slot ends when the clock jumps to 03:00.
-    assert all(c.end_ts - c.start_ts == 1800 for c in cells)
-    assert _local(cells[3].end_ts) == "03:00 EDT"
-    assert all(a.end_ts <= b.start_ts for a, b in itertools.pairwise(cells))
+    assert all(c[END] - c[START] == 1800 for c in cells)
+    assert _local(cells[3][END]) == "03:00 EDT"
+    assert all(a[END] <= b[START] for a, b in itertools.pairwise(cells))
 
 
 def test_fall_back_day_offers_the_repeated_hour_twice_without_overlap() -> None:
     cells = block_cells(_block(FALL_BACK, time(0), time(6)), FALL_BACK, NY)
-    labels = [_local(c.start_ts) for c in cells]
+    labels = [_local(c[START]) for c in cells]
     assert labels[:6] == [
         "00:00 EDT",
         "00:30 EDT",
@@ -88,25 +90,25 @@ def test_fall_back_day_offers_the_repeated_hour_twice_without_overlap() -> None:
         "01:30 EST",
     ]
     assert len(cells) == 14  # 7 real hours of 30-minute slots
-    assert len({c.start_ts for c in cells}) == len(cells)  # no duplicates
-    assert all(a.end_ts == b.start_ts for a, b in itertools.pairwise(cells))
-    assert all(c.end_ts - c.start_ts == 1800 for c in cells)
+    assert len({c[START] for c in cells}) == len(cells)  # no duplicates
+    assert all(a[END] == b[START] for a, b in itertools.pairwise(cells))
+    assert all(c[END] - c[START] == 1800 for c in cells)
 
 
 def test_a_block_ending_inside_the_skipped_hour_ends_when_the_clock_jumps() -> None:
     cells = block_cells(_block(SPRING_FORWARD, time(1), time(2, 30)), SPRING_FORWARD, NY)
-    assert [_local(c.start_ts) for c in cells] == ["01:00 EST", "01:30 EST"]
-    assert first_instant_at_or_after(NY, SPRING_FORWARD, 2 * 3600 + 1800) == cells[-1].end_ts
+    assert [_local(c[START]) for c in cells] == ["01:00 EST", "01:30 EST"]
+    assert first_instant_at_or_after(NY, SPRING_FORWARD, 2 * 3600 + 1800) == cells[-1][END]
 
 
 def test_a_block_ending_in_the_repeated_hour_ends_at_its_first_occurrence() -> None:
     cells = block_cells(_block(FALL_BACK, time(0), time(1, 30)), FALL_BACK, NY)
-    assert [_local(c.start_ts) for c in cells] == ["00:00 EDT", "00:30 EDT", "01:00 EDT"]
+    assert [_local(c[START]) for c in cells] == ["00:00 EDT", "00:30 EDT", "01:00 EDT"]
 
 
 def test_slot_lengths_that_do_not_divide_the_hour_drop_what_would_overlap() -> None:
     cells = block_cells(_block(SPRING_FORWARD, time(0), time(6), minutes=45), SPRING_FORWARD, NY)
-    assert [_local(c.start_ts) for c in cells] == [
+    assert [_local(c[START]) for c in cells] == [
         "00:00 EST",
         "00:45 EST",
         "01:30 EST",  # ends 03:15 EDT, so the 03:00 grid slot would overlap it
@@ -114,7 +116,7 @@ def test_slot_lengths_that_do_not_divide_the_hour_drop_what_would_overlap() -> N
         "04:30 EDT",
         "05:15 EDT",
     ]
-    assert all(a.end_ts <= b.start_ts for a, b in itertools.pairwise(cells))
+    assert all(a[END] <= b[START] for a, b in itertools.pairwise(cells))
 
 
 def test_wall_instants_name_zero_one_or_two_moments() -> None:
@@ -133,7 +135,7 @@ def test_each_clinic_gets_slots_in_its_own_zone() -> None:
         _block(day, time(9), time(10), id=2, clinic_id=2),
     ]
     cells = day_cells(blocks, day, {1: NY, 2: PHOENIX})
-    ny_start, az_start = cells[1][0].start_ts, cells[2][0].start_ts
+    ny_start, az_start = cells[1][0][START], cells[2][0][START]
     assert az_start - ny_start == 3 * 3600  # 09:00 in Phoenix is 12:00 in New York
 
 
@@ -194,12 +196,12 @@ def test_slots_never_overlap_last_their_minutes_and_stay_on_their_local_day(
     end_minute = min(start_minute + length, 24 * 60 - 1)
     block = _block(day, time(*divmod(start_minute, 60)), time(*divmod(end_minute, 60)), minutes)
     cells = block_cells(block, day, zone)
-    assert all(c.end_ts - c.start_ts == minutes * 60 for c in cells)
-    assert all(a.end_ts <= b.start_ts for a, b in itertools.pairwise(cells))
+    assert all(c[END] - c[START] == minutes * 60 for c in cells)
+    assert all(a[END] <= b[START] for a, b in itertools.pairwise(cells))
     lo, hi = local_day_bounds(zone, day)
-    assert all(lo <= c.start_ts and c.end_ts <= hi for c in cells)
+    assert all(lo <= c[START] and c[END] <= hi for c in cells)
     for c in cells:
-        wall = datetime.fromtimestamp(c.start_ts, ZoneInfo(zone))
-        assert local_date(zone, c.start_ts) == day
+        wall = datetime.fromtimestamp(c[START], ZoneInfo(zone))
+        assert local_date(zone, c[START]) == day
         # Every slot starts on the block's wall-clock grid.
         assert (wall.hour * 60 + wall.minute - start_minute) % minutes == 0
