@@ -370,8 +370,9 @@ def invalidate_organization(ctx: AppContext, organization_id: int) -> None:
 
 # --------------------------------------------------------------------------- computing
 
-# One cached entry: [(clinic_id, [(start_ts, end_ts, capacity, seats, type_id, sched_id)])]
-Entry = list[Any]
+# One cached entry: ((clinic_id, ((start_ts, end_ts, capacity, seats, type_id, sched_id),
+# ...)), ...); lists instead of tuples when it comes back from Redis as JSON.
+Entry = Sequence[Any]
 
 
 def blocks_from_rows(rows: Sequence[Sequence[Any]]) -> dict[int, list[ScheduleBlock]]:
@@ -484,7 +485,7 @@ def offers_from_rows(
         for pid in practitioner_ids:
             own_blocks = blocks.get(pid)
             if not own_blocks or weekday not in by_weekday[pid]:
-                out[(pid, day)] = []
+                out[(pid, day)] = ()
                 continue
             if not buffer_s:
                 # Other days' blocks only matter for telling group seats in the buffer
@@ -496,10 +497,12 @@ def offers_from_rows(
                 j = bisect_left(starts[pid], day_hi + buffer_s)
                 own = own[i:j]
             plan = PractitionerDay(pid, day, own_blocks, zones, day_exceptions, own, rules)
-            out[(pid, day)] = [
-                [cid, plan.open_slots(cid, duration_minutes, appointment_type_id)]
+            # Tuples all the way down (ints and None inside): the garbage collector stops
+            # tracking them, so thousands of cached entries do not slow its full passes.
+            out[(pid, day)] = tuple(
+                (cid, tuple(plan.open_slots(cid, duration_minutes, appointment_type_id)))
                 for cid in plan.clinics
-            ]
+            )
     return out
 
 
@@ -526,11 +529,12 @@ def _entries(
     p_versions = {pid: _version(v) for pid, v in zip(practitioner_ids, values[:n_p], strict=True)}
     out: dict[tuple[int, date], Entry] = {}
     missing: list[tuple[int, date]] = []
-    tags: dict[tuple[int, date], list[int]] = {}
+    tags: dict[tuple[int, date], tuple[int, int, int]] = {}
     for k, pair in enumerate(pairs):
-        tag = [org_version, p_versions[pair[0]], _version(values[n_p + k])]
+        tag = (org_version, p_versions[pair[0]], _version(values[n_p + k]))
         entry = values[n_p + n + k]
-        if entry is not None and entry[:3] == tag:
+        # (JSON from Redis comes back as lists.)
+        if entry is not None and tuple(entry[:3]) == tag:
             out[pair] = entry[3]
         else:
             missing.append(pair)
@@ -547,12 +551,12 @@ def _entries(
         )
         fresh = {}
         for pair in missing:
-            entry = computed.get(pair, [])
+            entry = computed.get(pair, ())
             out[pair] = entry
             # Tagged with the versions read before the fetch: if a booking committed in
             # between, its invalidation already moved the versions on and this entry is
             # a miss for the next reader.
-            fresh[_entry_key(org, *pair)] = [*tags[pair], entry]
+            fresh[_entry_key(org, *pair)] = (*tags[pair], entry)
         cache.set_many(fresh)
     return out
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache, partial
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from data.vocabulary import TIME_HOLDING_STATUSES
@@ -111,7 +111,12 @@ class Booking(NamedTuple):
 # read through the index names below: a request makes them by the thousand, and a
 # literal tuple costs half a NamedTuple.
 Cell = tuple[int, int, int, int | None, int, int]
-START, END, CAPACITY, TYPE, SCHEDULE, CLINIC = range(6)
+START: Final = 0
+END: Final = 1
+CAPACITY: Final = 2
+TYPE: Final = 3
+SCHEDULE: Final = 4
+CLINIC: Final = 5
 
 # Bookings are made by the thousand too; this skips NamedTuple's Python-level __new__
 # (about 2.5x faster) and gives the very same object.

@@ -128,11 +128,14 @@ def test_redis_entries_expire() -> None:
 def test_settings_choose_the_cache() -> None:
     assert isinstance(make_cache(None, 60), InProcessCache)
     assert isinstance(make_cache(REDIS_URL, 60), RedisCache)
-    ctx = AppContext.from_settings(Settings(database_url="sqlite://", redis_url=REDIS_URL))
-    assert isinstance(ctx.cache, RedisCache) and ctx.cache.ttl_seconds == 300
-    assert isinstance(
-        AppContext.from_settings(Settings(database_url="sqlite://")).cache, InProcessCache
-    )
+    shared = AppContext.from_settings(Settings(database_url="sqlite://", redis_url=REDIS_URL))
+    alone = AppContext.from_settings(Settings(database_url="sqlite://"))
+    try:
+        assert isinstance(shared.cache, RedisCache) and shared.cache.ttl_seconds == 300
+        assert isinstance(alone.cache, InProcessCache)
+    finally:
+        shared.db.dispose()
+        alone.db.dispose()
 
 
 def test_an_unreachable_redis_degrades_to_computing_from_the_database(db: Database) -> None:
