@@ -123,7 +123,9 @@ class RedisCache:
 
     shared = True
 
-    def __init__(self, url: str, ttl_seconds: int = 300, prefix: str = "clinic:") -> None:
+    def __init__(
+        self, url: str, ttl_seconds: int = 300, prefix: str = "clinic:availability:"
+    ) -> None:
         import redis  # imported here so that the in-process default needs no server
 
         self._redis_error = redis.RedisError
@@ -182,7 +184,9 @@ class RedisCache:
             self.client.delete(*batch)
 
 
-def make_cache(redis_url: str | None, ttl_seconds: int, prefix: str = "clinic:") -> Cache:
+def make_cache(
+    redis_url: str | None, ttl_seconds: int, prefix: str = "clinic:availability:"
+) -> Cache:
     """Redis when a URL is configured, else the in-process dict."""
     if redis_url:
         return RedisCache(redis_url, ttl_seconds=ttl_seconds, prefix=prefix)

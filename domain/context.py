@@ -32,5 +32,9 @@ class AppContext:
             settings=settings,
             db=Database(settings.database_url),
             clock=clock or system_clock,
-            cache=make_cache(settings.redis_url, settings.cache_ttl_seconds),
+            cache=make_cache(
+                settings.redis_url,
+                settings.cache_ttl_seconds,
+                prefix=f"{settings.redis_key_prefix}:availability:",
+            ),
         )

@@ -128,10 +128,13 @@ def test_redis_entries_expire() -> None:
 def test_settings_choose_the_cache() -> None:
     assert isinstance(make_cache(None, 60), InProcessCache)
     assert isinstance(make_cache(REDIS_URL, 60), RedisCache)
-    shared = AppContext.from_settings(Settings(database_url="sqlite://", redis_url=REDIS_URL))
+    shared = AppContext.from_settings(
+        Settings(database_url="sqlite://", redis_url=REDIS_URL, redis_key_prefix="site-a")
+    )
     alone = AppContext.from_settings(Settings(database_url="sqlite://"))
     try:
         assert isinstance(shared.cache, RedisCache) and shared.cache.ttl_seconds == 300
+        assert shared.cache.prefix == "site-a:availability:"  # the deployment's namespace
         assert isinstance(alone.cache, InProcessCache)
     finally:
         shared.db.dispose()
