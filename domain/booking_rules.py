@@ -431,6 +431,16 @@ class PractitionerDay:
                 return (BUFFER, near)
         return None
 
+    def slot_capacity(self, clinic_id: int, start: datetime, end: datetime) -> int:
+        """The largest capacity among the slots [start, end) takes at the clinic: 1 means
+        the appointment has the practitioner to itself (an individual appointment), 0
+        that it lies in no slot. For a request ``check_booking`` accepted."""
+        cd = self.clinics.get(clinic_id)
+        if cd is None:
+            return 0
+        taken = cd.overlapping(to_ts(start), to_ts(end))
+        return max((cd.cells[i][CAPACITY] for i in taken), default=0)
+
     # ----------------------------------------------------------------- offers
 
     def open_slots(

@@ -342,3 +342,14 @@ def test_messages_use_the_clinics_local_time() -> None:
     day = plan([block(start=(9, 0), end=(10, 0))], [booking(at(MONDAY, 9, 0, NY))])
     violation = check(day, at(MONDAY, 9, 0))
     assert violation is not None and "Mon 16 Mar 2026 09:00" in violation.message
+
+
+def test_slot_capacity_tells_individual_from_group_appointments() -> None:
+    group = block(start=(17, 30), end=(19, 0), minutes=90, capacity=8, appointment_type_id=2)
+    day = plan([block(start=(9, 0), end=(10, 0), id=5), group])
+    assert day.slot_capacity(1, at(MONDAY, 9, 0), at(MONDAY, 9, 30)) == 1
+    assert day.slot_capacity(1, at(MONDAY, 17, 30), at(MONDAY, 19, 0)) == 8
+    assert day.slot_capacity(1, at(MONDAY, 12, 0), at(MONDAY, 12, 30)) == 0
+    assert day.slot_capacity(2, at(MONDAY, 9, 0), at(MONDAY, 9, 30)) == 0
+    cells = day.clinics[1].cells
+    assert cells[0].capacity == cells[0][2] == 1  # fields by name or by position
