@@ -2,11 +2,13 @@
 exceptions and appointments rows fetched by hand-written SQL on a raw psycopg connection.
 
 "Cold" means the availability entries are invalidated before every timed call: the call
-then reads exceptions and appointments from the database. The organization directory
-(buffer, notice, horizon, clinics, practitioners and schedule blocks) stays cached, as
-it does in production until an administrator changes something; the floor still fetches
-the schedule rows too, since the computation needs them. "Every cache cold" reloads the
-directory as well (the first request after such a change). "Warm" repeats the call on a
+then reads exceptions and appointments from the database and recomputes. The
+organization directory (buffer, notice, horizon, clinics, practitioners and schedule
+blocks) stays cached, as it does in production until an administrator changes something,
+and so does the memo of each block's slot grid per date (pure arithmetic, reused when a
+day is recomputed after a booking); the floor still fetches the schedule rows too, since
+the computation needs them. "Every cache cold" clears the directory and the grid memo as
+well (the first request after such a change). "Warm" repeats the call on a
 filled cache. The clock stands at the moment the bench organization was seeded, so the
 days ahead are the fresh, partly booked future the app would show.
 """
@@ -33,7 +35,7 @@ from domain.availability import (
 from domain.booking_rules import MAX_APPOINTMENT_MINUTES
 from domain.clock import fixed_clock
 from domain.context import AppContext
-from domain.slots import utc_window
+from domain.slots import grid_cells, utc_window
 
 _SCHEDULES = """
 SELECT s.id, s.practitioner_id, s.clinic_id, s.weekday, s.start_time, s.end_time,
@@ -186,9 +188,9 @@ def practitioner_day_all_cold(env: BenchEnv) -> Case:
     return Case(
         operation=lambda: get_practitioner_slots(ctx, org, pid, day),
         floor=_floor(env, f, [pid], day, day),
-        before_each=lambda: invalidate_organization(ctx, org),
+        before_each=lambda: (invalidate_organization(ctx, org), grid_cells.cache_clear()),
         repeat=30,
-        note="directory (settings, clinics, schedules) reloaded too",
+        note="directory and slot grids rebuilt too",
     )
 
 

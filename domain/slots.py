@@ -268,16 +268,24 @@ def day_cells(
         if tz_name is None:
             continue  # clinic outside the organization or inactive
         seen.append(block.id)
-        cells = block_cells(block, day, tz_name)
+        cells = grid_cells(block, day, tz_name)
         if not cells:
             continue  # e.g. a short block that falls into a DST gap
         mine = out.get(block.clinic_id)
         if mine is None:
             out[block.clinic_id] = cells
         else:
-            mine.extend(cells)
+            mine = out[block.clinic_id] = [*mine, *cells]
             mine.sort(key=_cell_order)
     return out
+
+
+@lru_cache(maxsize=8192)
+def grid_cells(block: ScheduleBlock, day: date, tz_name: str) -> list[Cell]:
+    """``block_cells``, remembered: a block's grid on a date never changes (a changed
+    block is another key), and a server recomputes the same days after every booking.
+    The lists are shared: read them, never change them. About 10 MB when full."""
+    return block_cells(block, day, tz_name)
 
 
 _cell_order = itemgetter(0, 1)
