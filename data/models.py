@@ -23,7 +23,10 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from data.types import JSONType, UTCDateTime
@@ -279,6 +282,18 @@ class Appointment(Base):
         Index("ix_appointments_patient_start", "patient_id", "start_at"),
         Index("ix_appointments_org_start", "organization_id", "start_at"),
         Index("ix_appointments_status", "status"),
+        # Last line of defence against double booking on PostgreSQL (the booking service's
+        # per-practitioner lock is the guarantee): two exclusive, non-cancelled
+        # appointments of one practitioner never overlap. Group seats, capacity>1 blocks
+        # and date-only imported history are not exclusive. Needs btree_gist for the
+        # integer "=" in a GiST index; SQLite has no equivalent and relies on the lock.
+        ExcludeConstraint(
+            ("practitioner_id", "="),
+            (func.tstzrange(text("start_at"), text("end_at")), "&&"),
+            where=text("exclusive AND status <> 'cancelled'"),
+            using="gist",
+            name="ex_appointments_practitioner_time",
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -303,6 +318,10 @@ class Appointment(Base):
     # The source recorded only the day, not the time: start_at is local midnight and
     # hour-of-day analytics must leave these rows out.
     date_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The appointment takes the practitioner's whole time (a capacity-1 slot): no other
+    # exclusive appointment of theirs may overlap it (see the exclusion constraint).
+    # False for group seats, capacity>1 blocks and imported history.
+    exclusive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     external_id: Mapped[str | None] = mapped_column(String(64))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1044,6 +1044,8 @@ def _generate_org(
     appts["external_id"] = None
     appts["created_by_user_id"] = None
     appts["date_only"] = False
+    # Individual visits hold the practitioner's whole time; group seats share it.
+    appts["exclusive"] = ~group_mask
     appts["notes"] = None
     add("appointments", appts)
 
@@ -1583,11 +1585,15 @@ def write_frames(
 
 
 def _columns(table_name: str, df: pd.DataFrame) -> list[str]:
+    """The columns to write: all of them, except that one with a server default may be
+    left to the database (so a column added later does not break older generators)."""
     table = Base.metadata.tables[table_name]
-    missing = [c.name for c in table.columns if c.name not in df.columns]
+    missing = [
+        c.name for c in table.columns if c.name not in df.columns and c.server_default is None
+    ]
     if missing:
         raise ValueError(f"{table_name}: generator did not produce {missing}")
-    return [c.name for c in table.columns]
+    return [c.name for c in table.columns if c.name in df.columns]
 
 
 def _write_generic(
