@@ -361,7 +361,7 @@ def get_appointment_history(
 
 
 def _when(payload: dict[str, Any]) -> str:
-    from domain.text import fmt_when
+    from domain.timefmt import fmt_when
 
     start = payload.get("start")
     if not start:
@@ -382,7 +382,7 @@ _DIFF_LABELS = {
 
 
 def _diff_text(payload: dict[str, Any]) -> str:
-    from domain.text import fmt_when
+    from domain.timefmt import fmt_when
 
     changes = payload.get("changes") or {}
     tz = payload.get("clinic_timezone") or "UTC"

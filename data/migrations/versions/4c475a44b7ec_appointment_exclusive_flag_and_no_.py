@@ -1,7 +1,7 @@
 """appointment exclusive flag and no-overlap constraint
 
 Revision ID: 4c475a44b7ec
-Revises: c424eb38dc2b
+Revises: 68170ff36b1a
 Create Date: 2026-11-28 00:27:06.664614
 
 Rows that exist before this revision keep exclusive = false: they are not checked by the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4c475a44b7ec"
-down_revision: str | None = "c424eb38dc2b"
+down_revision: str | None = "68170ff36b1a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
