@@ -7,6 +7,8 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from data.vocabulary import APPOINTMENT_STATUSES
 from domain.errors import BookingError
@@ -168,3 +170,39 @@ def test_a_reason_over_the_limit_is_refused() -> None:
 )
 def test_the_way_to_completion_goes_through_each_step(old: str, path: list[str] | None) -> None:
     assert path_to(old, "completed") == path
+
+
+@given(
+    old=st.sampled_from(APPOINTMENT_STATUSES),
+    new=st.one_of(st.sampled_from(APPOINTMENT_STATUSES), st.text(max_size=12)),
+    category=st.one_of(st.none(), st.sampled_from(["patient-initiated", "other"]), st.text()),
+    reason=st.one_of(st.none(), st.text(max_size=1100)),
+    role=st.sampled_from(["front-desk", "manager", "system", None]),
+    minutes_after_start=st.integers(-3000, 3000),
+)
+def test_a_decision_is_always_an_allowed_step_or_a_clear_refusal(
+    old: str,
+    new: str,
+    category: str | None,
+    reason: str | None,
+    role: str | None,
+    minutes_after_start: int,
+) -> None:
+    now = START + timedelta(minutes=minutes_after_start)
+    try:
+        t = plan_transition(
+            old,
+            new,
+            start_at=START,
+            local_start_date=DAY,
+            now=now,
+            local_today=(now - timedelta(hours=5)).date(),
+            actor_role=role,
+            reason=reason,
+            cancellation_category=category,
+        )
+    except BookingError as err:
+        assert err.message and err.code.isupper()
+        return
+    assert new in TRANSITIONS[old] or (old, new) in CORRECTIONS
+    assert t.correction == ((old, new) in CORRECTIONS)
