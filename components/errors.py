@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from components.auth import CALLBACK_PATH, BadCallbackInput, login_url
 from components.context import NotSignedIn
 from domain.auth import AuthError
+from domain.errors import BookingError
 from domain.permissions import PermissionDenied
 from domain.text import TextError
 
@@ -36,6 +37,9 @@ RETRY_AFTER_SECONDS = 5
 CLIENT_ERRORS: dict[type[Exception], tuple[int, str]] = {
     TextError: (400, "invalid-text"),
     AuthError: (400, "refused"),
+    # A booking or status change the appointment service refused (BookingError.code
+    # says which rule; the message names the conflict).
+    BookingError: (409, "booking-refused"),
 }
 
 

@@ -48,15 +48,20 @@ class World:
     type_id: int
     group_type_id: int
     front_desk: Actor
+    coordinator: Actor
+    admin: Actor
     manager: Actor
+    practitioner: Actor
     coordinator_user_id: int
     practitioner_user_id: int
     now: datetime = NOW
     extra: dict[str, int] = field(default_factory=dict)
+    # One context for the whole test, so the availability cache is shared by the calls
+    # (and invalidation is exercised); its clock reads ``now``, which tests move.
+    ctx: AppContext = field(init=False)
 
-    @property
-    def ctx(self) -> AppContext:
-        return AppContext(
+    def __post_init__(self) -> None:
+        self.ctx = AppContext(
             settings=Settings(database_url=self.db.url), db=self.db, clock=lambda: self.now
         )
 
@@ -113,7 +118,12 @@ def build_world(db: Database, patients: int = 4, **org_kw: object) -> World:
         desk = make_user(s, org, "front-desk", name="Fran Front")
         manager = make_user(s, org, "manager", name="Mo Manager")
         coordinator = make_user(s, org, "coordinator", name="Cora Coord")
+        admin = make_user(s, org, "admin", name="Al Admin")
         prac_user = make_user(s, org, "practitioner", name="Ada L.", practitioner_id=prac.id)
+
+        def actor(u):  # type: ignore[no-untyped-def]
+            return Actor(u.id, u.name, u.role, org.id, u.practitioner_id)
+
         return World(
             db=db,
             org_id=org.id,
@@ -124,8 +134,11 @@ def build_world(db: Database, patients: int = 4, **org_kw: object) -> World:
             patient_ids=[p.id for p in pats],
             type_id=kind.id,
             group_type_id=group.id,
-            front_desk=Actor(desk.id, desk.name, "front-desk"),
-            manager=Actor(manager.id, manager.name, "manager"),
+            front_desk=actor(desk),
+            coordinator=actor(coordinator),
+            admin=actor(admin),
+            manager=actor(manager),
+            practitioner=actor(prac_user),
             coordinator_user_id=coordinator.id,
             practitioner_user_id=prac_user.id,
         )

@@ -1,0 +1,1221 @@
+"""AppointmentService: the only way appointments change.
+
+Every writer here is one unit of work: it opens ONE transaction (``write_lock=True``, i.e.
+BEGIN IMMEDIATE on SQLite), takes the row locks of ``data.locks`` when the change can make
+a practitioner's time more taken, validates, writes the appointment, its activity event and
+its notifications, and commits; any failure rolls all of it back. Availability caches are
+invalidated right after the commit (a reader between commit and invalidation may see the
+old availability for that instant; the cache TTL bounds anything missed, e.g. a crash).
+
+Booking validation order (create, reschedule and reinstate alike), first failure wins:
+
+1. the patient exists in the organization                    PATIENT_NOT_FOUND
+2. the practitioner exists and is active                      PRACTITIONER_NOT_FOUND,
+                                                              PRACTITIONER_INACTIVE
+3. the clinic exists, is open, and the practitioner is        CLINIC_NOT_FOUND, CLINIC_INACTIVE,
+   assigned to it on that (clinic-local) date                 NOT_ASSIGNED_TO_CLINIC
+   then the appointment type and the duration                 APPOINTMENT_TYPE_NOT_FOUND,
+                                                              APPOINTMENT_TYPE_INACTIVE,
+                                                              INVALID_DURATION
+4-6. the availability engine's rule, the very one that        IN_PAST, INSIDE_MIN_NOTICE,
+   decides which slots are offered: time window, schedule     BEYOND_HORIZON, OUTSIDE_SCHEDULE,
+   block and exceptions, capacity, buffer                     EXCEPTION, WRONG_TYPE_FOR_BLOCK,
+                                                              CONFLICT, BUFFER
+7. the patient is not already somewhere else at that time     PATIENT_OVERLAP
+
+An id of another organization fails exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from data.locks import lock_appointment, lock_patient, lock_practitioners
+from data.models import (
+    ActivityEvent,
+    Appointment,
+    AppointmentType,
+    Clinic,
+    ClinicAssignment,
+    Encounter,
+    Organization,
+    Patient,
+    Practitioner,
+)
+from data.vocabulary import MAX_NOTES_LENGTH, MAX_REASON_LENGTH
+from domain import activity
+from domain.activity import (
+    NotifySettings,
+    Recipient,
+    patient_recipient,
+    practitioner_recipient,
+    role_recipient,
+)
+from domain.actor import Actor
+from domain.availability import (
+    AvailabilityError,
+    get_directory,
+    invalidate_appointment,
+    practitioner_day_for,
+)
+from domain.booking_rules import MAX_APPOINTMENT_MINUTES, BookingRequest, check_booking
+from domain.context import AppContext
+from domain.errors import BookingError, clean_field
+from domain.permissions import Permission, PermissionDenied, require, require_practitioner_scope
+from domain.timefmt import fmt_span, fmt_when
+from domain.workflow import (
+    PATIENT_BUSY_STATUSES,
+    RESCHEDULABLE_STATUSES,
+    Transition,
+    allowed_next,
+    path_to,
+    plan_transition,
+    status_label,
+)
+
+# One limit for availability and booking (the rule's): longer is a typing error.
+MAX_DURATION_MINUTES = MAX_APPOINTMENT_MINUTES
+# The form field each availability-rule refusal points at (default: the start).
+_RULE_FIELDS = {"INVALID_DURATION": "duration", "WRONG_TYPE_FOR_BLOCK": "appointment_type"}
+COORDINATOR_ROLE = "coordinator"
+
+
+# --------------------------------------------------------------------------- read model
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    """One appointment as pages show it."""
+
+    id: int
+    organization_id: int
+    patient_id: int
+    patient_name: str
+    practitioner_id: int
+    practitioner_name: str
+    clinic_id: int
+    clinic_name: str
+    clinic_timezone: str
+    appointment_type_id: int
+    appointment_type_code: str
+    appointment_type_name: str
+    start_at: datetime
+    end_at: datetime
+    duration_minutes: int
+    status: str
+    notes: str | None
+    cancellation_category: str | None
+    cancellation_reason: str | None
+    booked_at: datetime
+    version: int
+    date_only: bool = False
+
+    @property
+    def local_start(self) -> datetime:
+        return self.start_at.astimezone(ZoneInfo(self.clinic_timezone))
+
+    @property
+    def local_end(self) -> datetime:
+        return self.end_at.astimezone(ZoneInfo(self.clinic_timezone))
+
+    @property
+    def local_date(self) -> date:
+        return self.local_start.date()
+
+    @property
+    def allowed_next(self) -> tuple[str, ...]:
+        return allowed_next(self.status)
+
+
+def _view(
+    a: Appointment,
+    patient: Patient,
+    practitioner: Practitioner,
+    clinic: Clinic,
+    kind: AppointmentType,
+) -> AppointmentView:
+    return AppointmentView(
+        id=a.id,
+        organization_id=a.organization_id,
+        patient_id=a.patient_id,
+        patient_name=patient.full_name,
+        practitioner_id=a.practitioner_id,
+        practitioner_name=practitioner.name,
+        clinic_id=a.clinic_id,
+        clinic_name=clinic.name,
+        clinic_timezone=clinic.timezone,
+        appointment_type_id=a.appointment_type_id,
+        appointment_type_code=kind.code,
+        appointment_type_name=kind.name,
+        start_at=a.start_at,
+        end_at=a.end_at,
+        duration_minutes=a.duration_minutes,
+        status=a.status,
+        notes=a.notes,
+        cancellation_category=a.cancellation_category,
+        cancellation_reason=a.cancellation_reason,
+        booked_at=a.booked_at,
+        version=a.version,
+        date_only=a.date_only,
+    )
+
+
+def get_appointment(ctx: AppContext, organization_id: int, appointment_id: int) -> AppointmentView:
+    with ctx.db.read() as s:
+        a = _get(s, organization_id, appointment_id)
+        return _view_of(s, a)
+
+
+def _view_of(s: Session, a: Appointment) -> AppointmentView:
+    return _view(
+        a,
+        s.get_one(Patient, a.patient_id),
+        s.get_one(Practitioner, a.practitioner_id),
+        s.get_one(Clinic, a.clinic_id),
+        s.get_one(AppointmentType, a.appointment_type_id),
+    )
+
+
+def _get(s: Session, organization_id: int, appointment_id: int) -> Appointment:
+    a = s.get(Appointment, appointment_id)
+    if a is None or a.organization_id != organization_id:
+        raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
+    return a
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass
+class _Target:
+    """An appointment-to-be that passed validation."""
+
+    patient: Patient
+    practitioner: Practitioner
+    clinic: Clinic
+    kind: AppointmentType
+    start: datetime
+    duration: int
+    # The capacity of the slot it sits in: 1 makes it exclusive (see the constraint).
+    capacity: int
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(minutes=self.duration)
+
+    @property
+    def local_date(self) -> date:
+        return self.start.astimezone(ZoneInfo(self.clinic.timezone)).date()
+
+
+def _check_start(start: Any) -> datetime:
+    if not isinstance(start, datetime) or start.tzinfo is None or start.utcoffset() is None:
+        raise BookingError(
+            "INVALID_START", "Choose a date and a start time for the appointment.", "start"
+        )
+    return start
+
+
+def _check_duration(duration: Any) -> int:
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        raise BookingError(
+            "INVALID_DURATION", "The duration must be a whole number of minutes.", "duration"
+        )
+    if duration <= 0:
+        raise BookingError(
+            "INVALID_DURATION", "The duration must be at least one minute.", "duration"
+        )
+    if duration > MAX_DURATION_MINUTES:
+        raise BookingError(
+            "INVALID_DURATION",
+            f"An appointment can last at most {MAX_DURATION_MINUTES // 60} hours "
+            f"({MAX_DURATION_MINUTES} minutes); {duration} minutes is too long.",
+            "duration",
+        )
+    return duration
+
+
+def _validate(
+    ctx: AppContext,
+    s: Session,
+    org: Organization,
+    now: datetime,
+    *,
+    patient: Patient | None,
+    practitioners: dict[int, Practitioner],
+    practitioner_id: int,
+    clinic_id: int,
+    appointment_type_id: int,
+    start: datetime,
+    duration: int | None,
+    require_active_type: bool = True,
+    exclude_appointment_id: int | None = None,
+) -> _Target:
+    # 1. patient
+    if patient is None:
+        raise BookingError("PATIENT_NOT_FOUND", "This patient was not found.", "patient")
+    # 2. practitioner
+    practitioner = practitioners.get(practitioner_id)
+    if practitioner is None:
+        raise BookingError(
+            "PRACTITIONER_NOT_FOUND", "This practitioner was not found.", "practitioner"
+        )
+    if not practitioner.active:
+        raise BookingError(
+            "PRACTITIONER_INACTIVE",
+            f"{practitioner.name} is no longer active and cannot take appointments.",
+            "practitioner",
+        )
+    if practitioner.is_placeholder:
+        raise BookingError(
+            "PRACTITIONER_INACTIVE",
+            f"{practitioner.name} stands in for imported history and cannot take appointments.",
+            "practitioner",
+        )
+    # 3. clinic and assignment on the clinic-local date
+    clinic = s.get(Clinic, clinic_id)
+    if clinic is None or clinic.organization_id != org.id:
+        raise BookingError("CLINIC_NOT_FOUND", "This clinic was not found.", "clinic")
+    if not clinic.active:
+        raise BookingError("CLINIC_INACTIVE", f"{clinic.name} is closed for bookings.", "clinic")
+    local_day = start.astimezone(ZoneInfo(clinic.timezone)).date()
+    _check_assignment(s, practitioner, clinic, local_day)
+    # ... then what the appointment is: type and duration
+    kind = s.get(AppointmentType, appointment_type_id)
+    if kind is None or kind.organization_id != org.id:
+        raise BookingError(
+            "APPOINTMENT_TYPE_NOT_FOUND", "This appointment type was not found.", "appointment_type"
+        )
+    if require_active_type and not kind.active:
+        raise BookingError(
+            "APPOINTMENT_TYPE_INACTIVE",
+            f"'{kind.name}' appointments are no longer offered.",
+            "appointment_type",
+        )
+    duration = _check_duration(kind.default_duration_minutes if duration is None else duration)
+    target = _Target(patient, practitioner, clinic, kind, start, duration, capacity=1)
+    # 4-6. schedule, exceptions, capacity, buffer, time window: the availability rule
+    target.capacity = _availability_rule(ctx, s, org, target, now, exclude_appointment_id)
+    # 7. one patient, one place
+    _check_patient_free(s, org, target, exclude_appointment_id)
+    return target
+
+
+def _check_assignment(s: Session, practitioner: Practitioner, clinic: Clinic, day: date) -> None:
+    periods = s.execute(
+        select(ClinicAssignment.active_from, ClinicAssignment.active_to).where(
+            ClinicAssignment.practitioner_id == practitioner.id,
+            ClinicAssignment.clinic_id == clinic.id,
+        )
+    ).all()
+    if any(f <= day and (t is None or day <= t) for f, t in periods):
+        return
+    when = day.strftime("%a %d %b %Y")
+    if not periods:
+        message = f"{practitioner.name} does not work at {clinic.name}."
+    else:
+        spans = ", ".join(
+            f"from {f:%d %b %Y}" + (f" to {t:%d %b %Y}" if t else "") for f, t in sorted(periods)
+        )
+        message = f"{practitioner.name} works at {clinic.name} only {spans}, not on {when}."
+    raise BookingError("NOT_ASSIGNED_TO_CLINIC", message, "clinic")
+
+
+def _availability_rule(
+    ctx: AppContext,
+    s: Session,
+    org: Organization,
+    target: _Target,
+    now: datetime,
+    exclude_appointment_id: int | None,
+) -> int:
+    """Validations 4-6 and the booking window, decided by the availability engine's rule
+    on data read through this transaction (after its locks), so that whatever
+    availability offers, booking accepts. Returns the largest capacity among the slots
+    the appointment takes (1: it has the practitioner to itself)."""
+    request = BookingRequest(
+        practitioner_id=target.practitioner.id,
+        clinic_id=target.clinic.id,
+        start=target.start,
+        duration_minutes=target.duration,
+        appointment_type_id=target.kind.id,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    day = practitioner_day_for(ctx, s, org.id, request)
+    violation = check_booking(day, request, now)
+    if violation is not None:
+        raise BookingError(
+            violation.code,
+            violation.message,
+            _RULE_FIELDS.get(violation.code, "start"),
+            **dict(violation.details),
+        )
+    return day.slot_capacity(target.clinic.id, target.start, target.end)
+
+
+def _check_patient_free(
+    s: Session, org: Organization, target: _Target, exclude_appointment_id: int | None
+) -> None:
+    stmt = (
+        select(
+            Appointment.id,
+            Appointment.start_at,
+            Appointment.end_at,
+            Practitioner.name,
+            Clinic.name,
+            Clinic.timezone,
+        )
+        .join(Practitioner, Practitioner.id == Appointment.practitioner_id)
+        .join(Clinic, Clinic.id == Appointment.clinic_id)
+        .where(
+            Appointment.organization_id == org.id,
+            Appointment.patient_id == target.patient.id,
+            Appointment.status.in_(PATIENT_BUSY_STATUSES),
+            # No appointment is longer than the maximum: this lower bound keeps the
+            # (patient_id, start_at) index scan to the day instead of the whole history.
+            Appointment.start_at > target.start - timedelta(minutes=MAX_DURATION_MINUTES),
+            Appointment.start_at < target.end,
+            Appointment.end_at > target.start,
+        )
+        .order_by(Appointment.start_at)
+        .limit(1)
+    )
+    if exclude_appointment_id is not None:
+        stmt = stmt.where(Appointment.id != exclude_appointment_id)
+    row = s.execute(stmt).first()
+    if row is None:
+        return
+    other_id, other_start, other_end, practitioner_name, clinic_name, tz = row
+    raise BookingError(
+        "PATIENT_OVERLAP",
+        f"{target.patient.full_name} already has an appointment at that time: "
+        f"{fmt_span(other_start, other_end, tz)} with {practitioner_name} at {clinic_name}.",
+        "start",
+        conflicting_appointment_id=other_id,
+    )
+
+
+def _authorize(actor: Actor, organization_id: int, *permissions: str) -> None:
+    """The role check of ``domain.permissions`` (any of ``permissions``), and never for
+    another organization than the actor's own."""
+    if actor.organization_id is not None and actor.organization_id != organization_id:
+        raise PermissionDenied("You can only work in your own organization.")
+    require(actor, *permissions)
+
+
+def _organization(s: Session, organization_id: int) -> Organization:
+    org = s.get(Organization, organization_id)
+    if org is None:
+        raise BookingError("ORGANIZATION_NOT_FOUND", "This organization was not found.")
+    return org
+
+
+def _flush(s: Session) -> None:
+    """Flush, turning the database's last-line refusals into the errors users see."""
+    try:
+        s.flush()
+    except StaleDataError as exc:
+        raise _stale() from exc
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "23P01":  # exclusion_violation
+            raise BookingError(
+                "CONFLICT",
+                "The practitioner already has an appointment at that time.",
+                "start",
+            ) from exc
+        raise
+
+
+def _stale(who: str | None = None, when: str | None = None) -> BookingError:
+    by = f" by {who}" if who else ""
+    at = f" at {when}" if when else ""
+    return BookingError(
+        "STALE",
+        f"This appointment was changed{by}{at} since you opened it. "
+        "Reload it to see the change, then try again.",
+    )
+
+
+def _check_version(s: Session, a: Appointment, expected_version: int | None, tz: str) -> None:
+    if expected_version is None or a.version == expected_version:
+        return
+    last = s.execute(
+        select(ActivityEvent.actor_name, ActivityEvent.created_at)
+        .where(ActivityEvent.appointment_id == a.id)
+        .order_by(ActivityEvent.created_at.desc(), ActivityEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        raise _stale()
+    raise _stale(last[0], fmt_when(last[1], tz))
+
+
+def _warm_rules(ctx: AppContext, organization_id: int) -> None:
+    """Load the organization's booking settings (cached) BEFORE the booking transaction:
+    on a cache miss they are read on a connection of their own, and taking a second
+    connection while holding SQLite's write lock can wait forever on a pool that the
+    queued bookings have emptied."""
+    with contextlib.suppress(AvailabilityError):  # an unknown one is reported later
+        get_directory(ctx, organization_id)
+
+
+def _invalidate(
+    ctx: AppContext, organization_id: int, spans: Iterable[tuple[int, datetime, datetime]]
+) -> None:
+    """Give freed or taken time back to availability, after the commit: each
+    (practitioner, start, end) whose seats changed."""
+    for practitioner_id, start, end in set(spans):
+        invalidate_appointment(ctx, organization_id, practitioner_id, start, end)
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_appointment(
+    ctx: AppContext,
+    organization_id: int,
+    *,
+    patient_id: int,
+    practitioner_id: int,
+    clinic_id: int,
+    start: datetime,
+    appointment_type_id: int,
+    actor: Actor,
+    duration_minutes: int | None = None,
+    notes: str | None = None,
+) -> AppointmentView:
+    """Book an appointment (status booked). ``duration_minutes`` defaults to the type's
+    default duration. Raises BookingError naming the first check that fails."""
+    _authorize(actor, organization_id, Permission.BOOK)
+    require_practitioner_scope(actor, practitioner_id)
+    start = _check_start(start)
+    notes = clean_field(notes, "notes", MAX_NOTES_LENGTH)
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        practitioners = lock_practitioners(s, org.id, [practitioner_id])
+        patient = lock_patient(s, org.id, patient_id)
+        t = _validate(
+            ctx,
+            s,
+            org,
+            now,
+            patient=patient,
+            practitioners=practitioners,
+            practitioner_id=practitioner_id,
+            clinic_id=clinic_id,
+            appointment_type_id=appointment_type_id,
+            start=start,
+            duration=duration_minutes,
+        )
+        a = Appointment(
+            organization_id=org.id,
+            patient_id=t.patient.id,
+            practitioner_id=t.practitioner.id,
+            clinic_id=t.clinic.id,
+            appointment_type_id=t.kind.id,
+            start_at=t.start,
+            end_at=t.end,
+            duration_minutes=t.duration,
+            status="booked",
+            notes=notes,
+            booked_at=now,
+            created_at=now,
+            updated_at=now,
+            created_by_user_id=actor.user_id,
+            exclusive=t.capacity == 1,
+        )
+        s.add(a)
+        _flush(s)
+        event = activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_CREATED,
+            appointment_id=a.id,
+            payload=_created_payload(a, t),
+            actor=actor,
+            at=now,
+        )
+        settings = NotifySettings.from_json(org.settings)
+        when = fmt_span(t.start, t.end, t.clinic.timezone)
+        if settings.practitioner:
+            activity.notify(
+                s,
+                event,
+                [practitioner_recipient(t.practitioner.id)],
+                "New appointment",
+                f"{t.patient.full_name}, {t.kind.name}, {when} at {t.clinic.name}.",
+            )
+        if settings.patient:
+            activity.notify(
+                s,
+                event,
+                [patient_recipient(t.patient)],
+                "Appointment booked",
+                f"Your {t.kind.name.lower()} appointment with {t.practitioner.name} at "
+                f"{t.clinic.name}: {when}.",
+            )
+        view = _view(a, t.patient, t.practitioner, t.clinic, t.kind)
+    _invalidate(ctx, org.id, [(t.practitioner.id, t.start, t.end)])
+    return view
+
+
+def _created_payload(a: Appointment, t: _Target) -> dict[str, Any]:
+    return {
+        "patient_id": t.patient.id,
+        "patient_name": t.patient.full_name,
+        "practitioner_id": t.practitioner.id,
+        "practitioner_name": t.practitioner.name,
+        "clinic_id": t.clinic.id,
+        "clinic_name": t.clinic.name,
+        "clinic_timezone": t.clinic.timezone,
+        "appointment_type_id": t.kind.id,
+        "appointment_type": t.kind.name,
+        "start": t.start.astimezone(ZoneInfo("UTC")).isoformat(),
+        "end": t.end.astimezone(ZoneInfo("UTC")).isoformat(),
+        "duration_minutes": t.duration,
+        "status": a.status,
+    }
+
+
+# --------------------------------------------------------------------------- status
+
+
+def update_appointment_status(
+    ctx: AppContext,
+    organization_id: int,
+    appointment_id: int,
+    new_status: str,
+    actor: Actor,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    cancellation_category: str | None = None,
+) -> AppointmentView:
+    """Move an appointment along the workflow (``domain.workflow.TRANSITIONS``).
+
+    Cancelling needs a ``cancellation_category``; ``expected_version`` (the version the
+    form was opened at) turns a concurrent change into a STALE error instead of an
+    overwrite. Arriving or starting opens the visit record (encounter) once.
+    """
+    _authorize(
+        actor,
+        organization_id,
+        Permission.CANCEL if new_status == "cancelled" else Permission.CHANGE_STATUS,
+    )
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        a = _get(s, org.id, appointment_id)
+        require_practitioner_scope(actor, a.practitioner_id)
+        reinstating = a.status == "cancelled"
+        practitioners: dict[int, Practitioner] = {}
+        patient: Patient | None = None
+        if reinstating:
+            # Taking time again: the same locks as a booking, in the same order.
+            practitioners = lock_practitioners(s, org.id, [a.practitioner_id])
+            patient = lock_patient(s, org.id, a.patient_id)
+        locked = lock_appointment(s, org.id, appointment_id)
+        if locked is None:
+            raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
+        a = locked
+        if (a.status == "cancelled") != reinstating:
+            raise _stale()
+        clinic = s.get_one(Clinic, a.clinic_id)
+        _check_version(s, a, expected_version, clinic.timezone)
+        tz = ZoneInfo(clinic.timezone)
+        transition = plan_transition(
+            a.status,
+            new_status,
+            start_at=a.start_at,
+            local_start_date=a.start_at.astimezone(tz).date(),
+            now=now,
+            local_today=now.astimezone(tz).date(),
+            actor_role=actor.role,
+            reason=reason,
+            cancellation_category=cancellation_category,
+        )
+        if transition.takes_time_again:
+            t = _validate(
+                ctx,
+                s,
+                org,
+                now,
+                patient=patient,
+                practitioners=practitioners,
+                practitioner_id=a.practitioner_id,
+                clinic_id=a.clinic_id,
+                appointment_type_id=a.appointment_type_id,
+                start=a.start_at,
+                duration=a.duration_minutes,
+                require_active_type=False,
+                exclude_appointment_id=a.id,
+            )
+            a.exclusive = t.capacity == 1
+        _apply_transition(s, org, a, transition, actor, now)
+        view = _view_of(s, a)
+    if transition.frees_time or transition.takes_time_again:
+        _invalidate(ctx, org.id, [(view.practitioner_id, view.start_at, view.end_at)])
+    return view
+
+
+def cancel_appointment(
+    ctx: AppContext,
+    organization_id: int,
+    appointment_id: int,
+    actor: Actor,
+    cancellation_category: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> AppointmentView:
+    """Cancel: the seat returns to availability at once; practitioner, patient and (when
+    the organization wants it) coordinators are told."""
+    return update_appointment_status(
+        ctx,
+        organization_id,
+        appointment_id,
+        "cancelled",
+        actor,
+        reason=reason,
+        expected_version=expected_version,
+        cancellation_category=cancellation_category,
+    )
+
+
+def _apply_transition(
+    s: Session,
+    org: Organization,
+    a: Appointment,
+    transition: Transition,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Write one workflow step: the status, the encounter it opens, event, notifications."""
+    a.status = transition.new
+    a.updated_at = now
+    if transition.new == "cancelled":
+        a.cancellation_category = transition.cancellation_category
+        a.cancellation_reason = transition.reason
+    elif transition.old == "cancelled":
+        a.cancellation_category = None
+        a.cancellation_reason = None
+    _flush(s)
+    encounter_id = None
+    if transition.opens_encounter:
+        encounter_id = _ensure_encounter(s, org, a, actor, now).id
+    clinic = s.get_one(Clinic, a.clinic_id)
+    payload: dict[str, Any] = {
+        "old_status": transition.old,
+        "new_status": transition.new,
+        "reason": transition.reason,
+        "cancellation_category": transition.cancellation_category,
+        "correction": transition.correction,
+        "start": a.start_at.astimezone(ZoneInfo("UTC")).isoformat(),
+        "clinic_timezone": clinic.timezone,
+    }
+    if encounter_id is not None:
+        payload["encounter_id"] = encounter_id
+    event = activity.record_event(
+        s,
+        organization_id=org.id,
+        event_type=activity.EVENT_STATUS_CHANGED,
+        appointment_id=a.id,
+        payload=payload,
+        actor=actor,
+        at=now,
+        priority=transition.priority,
+    )
+    _notify_status(s, org, a, clinic, transition, event)
+
+
+def _notify_status(
+    s: Session,
+    org: Organization,
+    a: Appointment,
+    clinic: Clinic,
+    transition: Transition,
+    event: ActivityEvent,
+) -> None:
+    settings = NotifySettings.from_json(org.settings)
+    patient = s.get_one(Patient, a.patient_id)
+    practitioner = s.get_one(Practitioner, a.practitioner_id)
+    when = fmt_span(a.start_at, a.end_at, clinic.timezone)
+    who = [practitioner_recipient(a.practitioner_id)] if settings.practitioner else []
+    coordinators = [role_recipient(COORDINATOR_ROLE)] if settings.coordinators else []
+    if transition.new == "cancelled":
+        why = f" ({transition.cancellation_category}" + (
+            f": {transition.reason})" if transition.reason else ")"
+        )
+        staff: list[Recipient | None] = [*who, *coordinators]
+        activity.notify(
+            s,
+            event,
+            staff,
+            "Appointment cancelled",
+            f"{patient.full_name}, {when} with {practitioner.name} at {clinic.name} was "
+            f"cancelled{why}.",
+        )
+        if settings.patient:
+            activity.notify(
+                s,
+                event,
+                [patient_recipient(patient)],
+                "Appointment cancelled",
+                f"Your appointment with {practitioner.name} at {clinic.name} on {when} is "
+                "cancelled. Call us to book another time.",
+            )
+    elif transition.takes_time_again:
+        activity.notify(
+            s,
+            event,
+            list(who),
+            "Cancellation undone",
+            f"{patient.full_name}, {when} at {clinic.name} is booked again.",
+        )
+        if settings.patient:
+            activity.notify(
+                s,
+                event,
+                [patient_recipient(patient)],
+                "Appointment booked",
+                f"Your appointment with {practitioner.name} at {clinic.name}: {when}.",
+            )
+    elif transition.new == "arrived":
+        activity.notify(
+            s,
+            event,
+            list(who),
+            "Patient arrived",
+            f"{patient.full_name} has checked in for {fmt_when(a.start_at, clinic.timezone)}.",
+        )
+    elif transition.new == "no-show":
+        activity.notify(
+            s,
+            event,
+            list(coordinators),
+            "No-show",
+            f"{patient.full_name} did not come to {when} with {practitioner.name}; "
+            "they may need a new appointment.",
+        )
+
+
+# --------------------------------------------------------------------------- encounters
+
+
+@dataclass(frozen=True)
+class EncounterView:
+    id: int
+    appointment_id: int | None
+    patient_id: int
+    practitioner_id: int
+    clinic_id: int
+    encounter_date: date
+    encounter_type: str
+    status: str
+    started_at: datetime
+    finalized_at: datetime | None
+    # Set by finalize_encounter: the appointment's status afterwards.
+    appointment_status: str | None = None
+
+
+def _encounter_view(e: Encounter, appointment_status: str | None = None) -> EncounterView:
+    return EncounterView(
+        id=e.id,
+        appointment_id=e.appointment_id,
+        patient_id=e.patient_id,
+        practitioner_id=e.practitioner_id,
+        clinic_id=e.clinic_id,
+        encounter_date=e.encounter_date,
+        encounter_type=e.encounter_type,
+        status=e.status,
+        started_at=e.started_at,
+        finalized_at=e.finalized_at,
+        appointment_status=appointment_status,
+    )
+
+
+def _encounter_not_found() -> BookingError:
+    return BookingError("ENCOUNTER_NOT_FOUND", "This visit record was not found.", "encounter")
+
+
+def _encounter_payload(e: Encounter) -> dict[str, Any]:
+    return {
+        "encounter_id": e.id,
+        "encounter_type": e.encounter_type,
+        "encounter_date": e.encounter_date.isoformat(),
+    }
+
+
+def _ensure_encounter(
+    s: Session, org: Organization, a: Appointment, actor: Actor, now: datetime
+) -> Encounter:
+    """The appointment's visit record, created on first need (arrival or start)."""
+    existing = s.scalars(select(Encounter).where(Encounter.appointment_id == a.id)).first()
+    if existing is not None:
+        return existing
+    clinic = s.get_one(Clinic, a.clinic_id)
+    kind = s.get_one(AppointmentType, a.appointment_type_id)
+    e = Encounter(
+        organization_id=org.id,
+        appointment_id=a.id,
+        patient_id=a.patient_id,
+        practitioner_id=a.practitioner_id,
+        clinic_id=a.clinic_id,
+        encounter_date=a.start_at.astimezone(ZoneInfo(clinic.timezone)).date(),
+        encounter_type=kind.encounter_type,
+        status="in-progress",
+        started_at=now,
+        created_at=now,
+    )
+    s.add(e)
+    s.flush()
+    activity.record_event(
+        s,
+        organization_id=org.id,
+        event_type=activity.EVENT_ENCOUNTER_CREATED,
+        appointment_id=a.id,
+        payload=_encounter_payload(e),
+        actor=actor,
+        at=now,
+        priority="low",
+    )
+    return e
+
+
+def get_encounter_for_appointment(
+    ctx: AppContext, organization_id: int, appointment_id: int
+) -> EncounterView | None:
+    with ctx.db.read() as s:
+        _get(s, organization_id, appointment_id)
+        e = s.scalars(select(Encounter).where(Encounter.appointment_id == appointment_id)).first()
+        return _encounter_view(e) if e else None
+
+
+def link_encounter(
+    ctx: AppContext,
+    organization_id: int,
+    appointment_id: int,
+    encounter_id: int,
+    actor: Actor,
+) -> EncounterView:
+    """Attach a visit record staff created by hand to its appointment."""
+    _authorize(actor, organization_id, Permission.CHANGE_STATUS)
+    now = ctx.clock()
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        a = lock_appointment(s, org.id, appointment_id)
+        if a is None:
+            raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
+        require_practitioner_scope(actor, a.practitioner_id)
+        e = s.scalars(
+            select(Encounter)
+            .where(Encounter.id == encounter_id, Encounter.organization_id == org.id)
+            .with_for_update(key_share=True)
+        ).one_or_none()
+        if e is None:
+            raise _encounter_not_found()
+        if e.appointment_id == a.id:
+            return _encounter_view(e)
+        if e.appointment_id is not None:
+            raise BookingError(
+                "ENCOUNTER_ALREADY_LINKED",
+                "This visit record already belongs to another appointment.",
+                "encounter",
+            )
+        if e.patient_id != a.patient_id:
+            raise BookingError(
+                "ENCOUNTER_MISMATCH",
+                "This visit record is for another patient.",
+                "encounter",
+            )
+        other = s.scalars(select(Encounter.id).where(Encounter.appointment_id == a.id)).first()
+        if other is not None:
+            raise BookingError(
+                "APPOINTMENT_HAS_ENCOUNTER",
+                f"This appointment already has visit record #{other}.",
+                "encounter",
+            )
+        e.appointment_id = a.id
+        s.flush()
+        activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_ENCOUNTER_LINKED,
+            appointment_id=a.id,
+            payload=_encounter_payload(e),
+            actor=actor,
+            at=now,
+        )
+        return _encounter_view(e)
+
+
+def finalize_encounter(
+    ctx: AppContext, organization_id: int, encounter_id: int, actor: Actor
+) -> EncounterView:
+    """Finish a visit record and complete its appointment through the workflow: each step
+    (e.g. arrived -> in-progress -> completed) is its own status change with its event.
+    An appointment the workflow cannot complete (cancelled, no-show) is left as it is."""
+    _authorize(actor, organization_id, Permission.CHANGE_STATUS)
+    now = ctx.clock()
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        e = s.get(Encounter, encounter_id)
+        if e is None or e.organization_id != org.id:
+            raise _encounter_not_found()
+        require_practitioner_scope(actor, e.practitioner_id)
+        a = lock_appointment(s, org.id, e.appointment_id) if e.appointment_id else None
+        s.refresh(e, with_for_update={"key_share": True})
+        if e.status != "in-progress":
+            raise BookingError(
+                "ENCOUNTER_NOT_OPEN",
+                "This visit record is already "
+                f"{'finalized' if e.status == 'finished' else e.status}.",
+                "encounter",
+            )
+        e.status = "finished"
+        e.finalized_at = now
+        s.flush()
+        activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_ENCOUNTER_FINALIZED,
+            appointment_id=e.appointment_id,
+            payload=_encounter_payload(e),
+            actor=actor,
+            at=now,
+        )
+        status = None
+        if a is not None:
+            clinic = s.get_one(Clinic, a.clinic_id)
+            tz = ZoneInfo(clinic.timezone)
+            for step in path_to(a.status, "completed") or []:
+                transition = plan_transition(
+                    a.status,
+                    step,
+                    start_at=a.start_at,
+                    local_start_date=a.start_at.astimezone(tz).date(),
+                    now=now,
+                    local_today=now.astimezone(tz).date(),
+                    actor_role=actor.role,
+                    reason="Visit record finalized",
+                )
+                _apply_transition(s, org, a, transition, actor, now)
+            status = a.status
+        return _encounter_view(e, status)
+
+
+# --------------------------------------------------------------------------- update
+
+
+def update_appointment(
+    ctx: AppContext,
+    organization_id: int,
+    appointment_id: int,
+    actor: Actor,
+    *,
+    start: datetime | None = None,
+    duration_minutes: int | None = None,
+    practitioner_id: int | None = None,
+    clinic_id: int | None = None,
+    appointment_type_id: int | None = None,
+    notes: str | None = None,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> AppointmentView:
+    """Reschedule (start, duration, practitioner, clinic) or change type or notes.
+
+    None leaves a field as it is; ``notes=""`` clears the notes. Any change of when, who,
+    where, type or duration runs the full booking validation, with this appointment left
+    out of its own conflict, buffer and patient checks, and is allowed only before the
+    patient arrives. A new type keeps the current duration unless one is given.
+    """
+    moving = any(
+        v is not None
+        for v in (start, duration_minutes, practitioner_id, clinic_id, appointment_type_id)
+    )
+    if moving:
+        _authorize(actor, organization_id, Permission.RESCHEDULE)
+    else:  # notes: whoever may book or work the appointment
+        _authorize(
+            actor, organization_id, Permission.BOOK, Permission.RESCHEDULE, Permission.CHANGE_STATUS
+        )
+    if start is not None:
+        start = _check_start(start)
+    new_notes = None if notes is None else clean_field(notes, "notes", MAX_NOTES_LENGTH)
+    reason = clean_field(reason, "reason", MAX_REASON_LENGTH)
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        a = _get(s, org.id, appointment_id)
+        require_practitioner_scope(actor, a.practitioner_id)
+        if practitioner_id is not None:
+            require_practitioner_scope(actor, practitioner_id)
+        requested = {
+            "start": start,
+            "duration_minutes": duration_minutes,
+            "practitioner_id": practitioner_id,
+            "clinic_id": clinic_id,
+            "appointment_type_id": appointment_type_id,
+        }
+        current = {
+            "start": a.start_at,
+            "duration_minutes": a.duration_minutes,
+            "practitioner_id": a.practitioner_id,
+            "clinic_id": a.clinic_id,
+            "appointment_type_id": a.appointment_type_id,
+        }
+        timing = any(v is not None and v != current[k] for k, v in requested.items())
+        old_practitioner = a.practitioner_id
+        practitioners: dict[int, Practitioner] = {}
+        patient: Patient | None = None
+        if timing:
+            practitioners = lock_practitioners(
+                s, org.id, {a.practitioner_id, practitioner_id or a.practitioner_id}
+            )
+            patient = lock_patient(s, org.id, a.patient_id)
+        locked = lock_appointment(s, org.id, appointment_id)
+        if locked is None:
+            raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
+        a = locked
+        old_clinic = s.get_one(Clinic, a.clinic_id)
+        _check_version(s, a, expected_version, old_clinic.timezone)
+        if timing and a.practitioner_id != old_practitioner:
+            raise _stale()
+        before = _snapshot(s, a)
+        if timing:
+            if a.status not in RESCHEDULABLE_STATUSES:
+                raise BookingError(
+                    "NOT_EDITABLE",
+                    f"A {status_label(a.status)} appointment can no longer be moved or "
+                    "changed; only its notes can be edited.",
+                    "start" if start is not None else None,
+                )
+            t = _validate(
+                ctx,
+                s,
+                org,
+                now,
+                patient=patient,
+                practitioners=practitioners,
+                practitioner_id=practitioner_id or a.practitioner_id,
+                clinic_id=clinic_id or a.clinic_id,
+                appointment_type_id=appointment_type_id or a.appointment_type_id,
+                start=start or a.start_at,
+                duration=duration_minutes if duration_minutes is not None else a.duration_minutes,
+                require_active_type=appointment_type_id not in (None, a.appointment_type_id),
+                exclude_appointment_id=a.id,
+            )
+            a.start_at, a.end_at, a.duration_minutes = t.start, t.end, t.duration
+            a.practitioner_id, a.clinic_id = t.practitioner.id, t.clinic.id
+            a.appointment_type_id = t.kind.id
+            a.exclusive = t.capacity == 1
+        if notes is not None:
+            a.notes = new_notes
+        after = _snapshot(s, a)
+        changes = {
+            k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]
+        }
+        if not changes:
+            return _view_of(s, a)
+        a.updated_at = now
+        _flush(s)
+        view_tz = s.get_one(Clinic, a.clinic_id).timezone
+        event = activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_UPDATED,
+            appointment_id=a.id,
+            payload={"changes": changes, "reason": reason, "clinic_timezone": view_tz},
+            actor=actor,
+            at=now,
+        )
+        view = _view_of(s, a)
+        if set(changes) - {"notes"}:
+            _notify_update(s, org, a, view, before, changes, event)
+    if timing:
+        _invalidate(
+            ctx,
+            org.id,
+            [
+                (
+                    before["practitioner_id"],
+                    datetime.fromisoformat(before["start"]),
+                    datetime.fromisoformat(before["end"]),
+                ),
+                (view.practitioner_id, view.start_at, view.end_at),
+            ],
+        )
+    return view
+
+
+def _snapshot(s: Session, a: Appointment) -> dict[str, Any]:
+    practitioner = s.get_one(Practitioner, a.practitioner_id)
+    clinic = s.get_one(Clinic, a.clinic_id)
+    kind = s.get_one(AppointmentType, a.appointment_type_id)
+    return {
+        "start": a.start_at.astimezone(ZoneInfo("UTC")).isoformat(),
+        "end": a.end_at.astimezone(ZoneInfo("UTC")).isoformat(),
+        "duration_minutes": a.duration_minutes,
+        "practitioner_id": a.practitioner_id,
+        "practitioner_name": practitioner.name,
+        "clinic_id": a.clinic_id,
+        "clinic_name": clinic.name,
+        "appointment_type_id": a.appointment_type_id,
+        "appointment_type": kind.name,
+        "notes": a.notes,
+    }
+
+
+def _notify_update(
+    s: Session,
+    org: Organization,
+    a: Appointment,
+    view: AppointmentView,
+    before: dict[str, Any],
+    changes: dict[str, Any],
+    event: ActivityEvent,
+) -> None:
+    settings = NotifySettings.from_json(org.settings)
+    when = fmt_span(view.start_at, view.end_at, view.clinic_timezone)
+    now_line = f"{view.patient_name}, {view.appointment_type_name}, {when} at {view.clinic_name}"
+    if settings.practitioner:
+        activity.notify(
+            s,
+            event,
+            [practitioner_recipient(view.practitioner_id)],
+            "Appointment changed",
+            f"{now_line}.",
+        )
+        if "practitioner_id" in changes:
+            old_when = fmt_span(
+                datetime.fromisoformat(before["start"]),
+                datetime.fromisoformat(before["end"]),
+                view.clinic_timezone,
+            )
+            activity.notify(
+                s,
+                event,
+                [practitioner_recipient(before["practitioner_id"])],
+                "Appointment moved to a colleague",
+                f"{view.patient_name}, {old_when}, now sees {view.practitioner_name}.",
+            )
+    if settings.patient and set(changes) & {"start", "practitioner_id", "clinic_id"}:
+        activity.notify(
+            s,
+            event,
+            [patient_recipient(s.get_one(Patient, a.patient_id))],
+            "Appointment changed",
+            f"Your appointment is now with {view.practitioner_name} at {view.clinic_name}: {when}.",
+        )
