@@ -1,0 +1,515 @@
+"""Aggregate queries behind the appointment statistics (``domain/stats.py``).
+
+Every appointment of a period is read once, by one statement, and leaves the database as
+a few thousand grouped rows; pandas shapes those. The statement works in each clinic's
+local time without per-row time-zone calls: the UTC offsets that apply during the period
+are worked out here (zoneinfo, DST-correct) and written into the SQL as a small decision
+tree over epoch seconds, so the same integer arithmetic runs on SQLite and PostgreSQL.
+
+The one statement groups three ways at once (GROUPING SETS on PostgreSQL, UNION ALL over
+a shared derived table on SQLite):
+
+- set ``DIMENSIONS``: practitioner, clinic, appointment type, cancellation category;
+- set ``HOURS``: clinic-local hour (hours since 1970-01-01 local), date-only flag;
+- set ``COHORTS``: booking lead-time bucket, reminder sent, patient age group;
+
+each with status and "start has passed" (``past``) so that rates can be formed later, and
+``n`` (appointments) and ``minutes`` (sum of durations).
+
+Dialect-specific SQL lives in the two ``_Dialect`` classes below and nowhere else. The
+statement carries its values as literals rendered from typed Python values (ints, dates,
+datetimes), so the benchmark can run exactly the same text on a raw connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from data.models import (
+    AppointmentType,
+    Clinic,
+    Organization,
+    Practitioner,
+    Schedule,
+    ScheduleException,
+)
+
+EPOCH_DATE = date(1970, 1, 1)
+
+# Codes the statement emits for its computed groups; labels are the domain's business.
+LEAD_SAME_DAY, LEAD_1_7, LEAD_8_30, LEAD_31_PLUS, LEAD_AFTER = 0, 1, 2, 3, 4
+AGE_UNKNOWN = 5
+# Age groups by completed years at the visit: 0-12, 13-17, 18-39, 40-64, 65+. The age is
+# (YYYYMMDD of the visit - YYYYMMDD of the birth) // 10000, so the thresholds below are
+# the first age of each next group times 10000.
+AGE_GROUP_LIMITS = (130000, 180000, 400000, 650000)
+
+# GROUPING(practitioner_id, lh, lead_bucket) of each set on PostgreSQL; the SQLite branches
+# emit the same numbers.
+DIMENSIONS, HOURS, COHORTS = 3, 5, 6
+
+AGGREGATE_COLUMNS = (
+    "grp",
+    "practitioner_id",
+    "clinic_id",
+    "type_id",
+    "category",
+    "lh",
+    "date_only",
+    "lead_bucket",
+    "reminder_sent",
+    "age_group",
+    "status",
+    "past",
+    "n",
+    "minutes",
+)
+_SET_KEYS = {
+    DIMENSIONS: ("practitioner_id", "clinic_id", "type_id", "category", "status", "past"),
+    HOURS: ("lh", "date_only", "status", "past"),
+    COHORTS: ("lead_bucket", "reminder_sent", "age_group", "status", "past"),
+}
+# A booking this long before the period (or after it) is in the "31+" (or "after") bucket
+# whatever its exact offset, so offsets are only needed from this far around the period.
+_LEAD_MARGIN_BEFORE = timedelta(days=33)
+_LEAD_MARGIN_AFTER = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class StatsScope:
+    """What to count: an organization's appointments whose clinic-local date lies in
+    [start, end] (both inclusive), optionally narrowed; ``now`` decides which are past."""
+
+    organization_id: int
+    start: date
+    end: date
+    now: datetime
+    practitioner_id: int | None = None
+    clinic_id: int | None = None
+    appointment_type_id: int | None = None
+
+
+# --------------------------------------------------------------------------- time zones
+
+
+@lru_cache(maxsize=256)
+def offset_segments(zone: str, lo_epoch: int, hi_epoch: int) -> tuple[tuple[int, int], ...]:
+    """The UTC offsets of ``zone`` between two instants (epoch seconds).
+
+    Returns ``((from_epoch, offset_seconds), ...)`` ordered by time; the first entry starts
+    at ``lo_epoch``. Transitions are found day by day and then bisected to the second, so
+    zones whose changes fall on odd minutes are exact too.
+    """
+    tz = ZoneInfo(zone)
+
+    def offset(epoch: int) -> int:
+        delta = datetime.fromtimestamp(epoch, UTC).astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    segments = [(lo_epoch, offset(lo_epoch))]
+    t = lo_epoch
+    while t < hi_epoch:
+        nxt = min(t + 86400, hi_epoch)
+        if offset(nxt) == segments[-1][1]:
+            t = nxt
+            continue
+        before, after = t, nxt
+        while after - before > 1:
+            mid = (before + after) // 2
+            if offset(mid) == segments[-1][1]:
+                before = mid
+            else:
+                after = mid
+        segments.append((after, offset(after)))
+        t = after
+    return tuple(segments)
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC)
+
+
+def day_number(day: date) -> int:
+    return (day - EPOCH_DATE).days
+
+
+# --------------------------------------------------------------------------- dialects
+
+
+class _Dialect:
+    name: ClassVar[str]
+    # Keeps the planner from copying a derived column's expression into every place that
+    # uses it (neither store eliminates common subexpressions).
+    fence: ClassVar[str]
+
+    def prelude(self, wide: bool) -> list[str]:
+        return []
+
+    def epoch(self, column: str) -> str:
+        raise NotImplementedError
+
+    def floor_div(self, value: str, by: int) -> str:
+        raise NotImplementedError
+
+    def timestamp(self, value: datetime) -> str:
+        raise NotImplementedError
+
+    def birth_ymd(self, column: str) -> str:
+        raise NotImplementedError
+
+    def lookup(self, column: str, values: dict[int, int]) -> str:
+        """``values[column]`` for a small int-to-int map."""
+        cases = " ".join(f"WHEN {k} THEN {v}" for k, v in sorted(values.items()))
+        return f"CASE {column} {cases} END"
+
+    def grouped(self, derived: str) -> str:
+        raise NotImplementedError
+
+
+class _Postgres(_Dialect):
+    name = "postgresql"
+    fence = "OFFSET 0"
+
+    def prelude(self, wide: bool) -> list[str]:
+        # JIT spends seconds optimizing the offset decision trees for a few ms of gain;
+        # a larger work_mem keeps the patient hash and the grouping's three hash tables in
+        # memory when the whole organization is read.
+        return ["SET LOCAL jit = off"] + (["SET LOCAL work_mem = '64MB'"] if wide else [])
+
+    def epoch(self, column: str) -> str:
+        return f"date_part('epoch', {column})"
+
+    def floor_div(self, value: str, by: int) -> str:
+        return f"floor({value} / {by})"
+
+    def timestamp(self, value: datetime) -> str:
+        return f"TIMESTAMPTZ '{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}+00'"
+
+    def birth_ymd(self, column: str) -> str:
+        return f"CAST(to_char({column}, 'YYYYMMDD') AS integer)"
+
+    def lookup(self, column: str, values: dict[int, int]) -> str:
+        # An array subscript costs one step whatever the number of clinics.
+        lo, hi = min(values), max(values)
+        items = ",".join(str(values.get(k, -1)) for k in range(lo, hi + 1))
+        return f"('{{{items}}}'::int[])[{column} - {lo - 1}]"
+
+    def grouped(self, derived: str) -> str:
+        sets = ", ".join(f"({', '.join(keys)})" for keys in _SET_KEYS.values())
+        keys = ", ".join(AGGREGATE_COLUMNS[1:-2])
+        return (
+            f"SELECT GROUPING(practitioner_id, lh, lead_bucket) AS grp, {keys}, "
+            f"count(*) AS n, sum(minutes) AS minutes FROM ({derived}) r "
+            f"GROUP BY GROUPING SETS ({sets})"
+        )
+
+
+class _SQLite(_Dialect):
+    name = "sqlite"
+    fence = "LIMIT -1 OFFSET 0"
+
+    def epoch(self, column: str) -> str:
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text; %s truncates to whole seconds.
+        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+    def floor_div(self, value: str, by: int) -> str:
+        return f"({value} / {by})"  # integer division; every value here is positive
+
+    def timestamp(self, value: datetime) -> str:
+        return f"'{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}'"
+
+    def birth_ymd(self, column: str) -> str:
+        return f"CAST(replace({column}, '-', '') AS INTEGER)"
+
+    def grouped(self, derived: str) -> str:
+        branches = []
+        for grp, keys in _SET_KEYS.items():
+            cols = ", ".join(c if c in keys else "NULL" for c in AGGREGATE_COLUMNS[1:-2])
+            branches.append(
+                f"SELECT {grp} AS grp, {cols}, count(*) AS n, sum(minutes) AS minutes "
+                f"FROM r GROUP BY {', '.join(keys)}"
+            )
+        return f"WITH r AS ({derived}) " + " UNION ALL ".join(branches)
+
+
+def dialect_for(name: str) -> _Dialect:
+    if name == "postgresql":
+        return _Postgres()
+    if name == "sqlite":
+        return _SQLite()
+    raise ValueError(f"statistics are not implemented for the {name} dialect")
+
+
+# --------------------------------------------------------------------------- the statement
+
+
+def _tree(boundaries: Sequence[int], values: Sequence[str], column: str) -> str:
+    """``values[i]`` where ``boundaries[i-1] <= column < boundaries[i]``, as a balanced
+    CASE tree (about log2 comparisons per row)."""
+    if len(values) == 1:
+        return values[0]
+    mid = len(values) // 2
+    left = _tree(boundaries[: mid - 1], values[:mid], column)
+    right = _tree(boundaries[mid:], values[mid:], column)
+    return f"CASE WHEN {column} < {boundaries[mid - 1]} THEN {left} ELSE {right} END"
+
+
+class AggregateStatement:
+    """The one grouped statement for a scope, plus the UTC window it reads."""
+
+    def __init__(self, dialect: str, scope: StatsScope, clinics: Sequence[tuple[int, str]]) -> None:
+        if not clinics:
+            raise ValueError("a statistics statement needs at least one clinic")
+        self.d = dialect_for(dialect)
+        self.scope = scope
+        self.zones = sorted({tz for _, tz in clinics})
+        self.zone_of = {cid: self.zones.index(tz) for cid, tz in clinics}
+        after_end = scope.end + timedelta(days=1)
+        # Widest UTC window that holds every clinic's local dates of the period.
+        self.lo = min(local_midnight(scope.start, z) for z in self.zones)
+        self.hi = max(local_midnight(after_end, z) for z in self.zones)
+        lo_epoch = int((self.lo - _LEAD_MARGIN_BEFORE).timestamp())
+        hi_epoch = int((self.hi + _LEAD_MARGIN_AFTER).timestamp())
+        self.segments = [offset_segments(z, lo_epoch, hi_epoch) for z in self.zones]
+        self.first_day = day_number(scope.start)
+        self.last_day = day_number(scope.end)
+
+    @property
+    def wide(self) -> bool:
+        """No practitioner or clinic filter: most of the organization's rows are read."""
+        return self.scope.practitioner_id is None and self.scope.clinic_id is None
+
+    def prelude(self) -> list[str]:
+        return self.d.prelude(self.wide)
+
+    def _offset(self, epoch_column: str) -> str:
+        trees = [
+            _tree([s[0] for s in segs[1:]], [str(s[1]) for s in segs], epoch_column)
+            for segs in self.segments
+        ]
+        if len(trees) == 1:
+            return trees[0]
+        cases = " ".join(f"WHEN {i} THEN {t}" for i, t in enumerate(trees))
+        return f"CASE z {cases} END"
+
+    def _ymd(self, day_column: str) -> str:
+        """YYYYMMDD of a day number, from the months around the period (no date calls)."""
+        first = EPOCH_DATE + timedelta(days=self.first_day - 1)
+        last = EPOCH_DATE + timedelta(days=self.last_day + 1)
+        month = first.replace(day=1)
+        starts: list[int] = []
+        values: list[str] = []
+        while month <= last:
+            starts.append(day_number(month))
+            values.append(
+                f"{day_column} + {month.year * 10000 + month.month * 100 + 1 - day_number(month)}"
+            )
+            month = (month + timedelta(days=32)).replace(day=1)
+        return _tree(starts[1:], values, day_column)
+
+    def sql(self) -> str:
+        d, s = self.d, self.scope
+        filters = [
+            f"a.organization_id = {int(s.organization_id)}",
+            f"a.start_at >= {d.timestamp(self.lo)}",
+            f"a.start_at < {d.timestamp(self.hi)}",
+        ]
+        if s.practitioner_id is not None:
+            filters.append(f"a.practitioner_id = {int(s.practitioner_id)}")
+        if s.clinic_id is not None:
+            filters.append(f"a.clinic_id = {int(s.clinic_id)}")
+        if s.appointment_type_id is not None:
+            filters.append(f"a.appointment_type_id = {int(s.appointment_type_id)}")
+
+        if s.now >= self.hi:
+            past = "1"
+        elif s.now <= self.lo:
+            past = "0"
+        else:
+            past = f"CASE WHEN a.start_at < {d.timestamp(s.now)} THEN 1 ELSE 0 END"
+        zone = f", {d.lookup('a.clinic_id', self.zone_of)} AS z" if len(self.zones) > 1 else ""
+        # Without a narrowing filter nearly every patient is joined: compute the birth date
+        # once per patient (fenced) and hash-join. A narrow scope looks each one up by key
+        # instead of hashing the whole patient list.
+        if self.wide:
+            birth = "p.birth"
+            patients = (
+                f"JOIN (SELECT id, {d.birth_ymd('birth_date')} AS birth FROM patients "
+                f"WHERE organization_id = {int(s.organization_id)} {d.fence}) p "
+                "ON p.id = a.patient_id"
+            )
+        else:
+            birth = (
+                f"(SELECT {d.birth_ymd('p.birth_date')} FROM patients p WHERE p.id = a.patient_id)"
+            )
+            patients = ""
+        r1 = (
+            "SELECT a.practitioner_id, a.clinic_id, a.appointment_type_id AS type_id, "
+            "a.cancellation_category AS category, a.status, a.date_only, a.reminder_sent, "
+            f"a.duration_minutes AS minutes, {past} AS past{zone}, "
+            f"{d.epoch('a.start_at')} AS e, {d.epoch('a.booked_at')} AS eb, {birth} AS birth "
+            f"FROM appointments a {patients} "
+            f"WHERE {' AND '.join(filters)} {d.fence}"
+        )
+        keep = "practitioner_id, clinic_id, type_id, category, status, date_only, "
+        keep += "reminder_sent, minutes, past"
+        r2 = (
+            f"SELECT {keep}, birth, e + {self._offset('e')} AS ls, "
+            f"eb + {self._offset('eb')} AS lb FROM ({r1}) r1 {d.fence}"
+        )
+        day = d.floor_div("ls", 86400)
+        local_filter = ""
+        if len(self.zones) > 1:
+            # The UTC window is the union of the clinics' days; keep each clinic's own.
+            local_filter = (
+                f"WHERE ls >= {self.first_day * 86400} AND ls < {(self.last_day + 1) * 86400}"
+            )
+        r3 = (
+            f"SELECT {keep}, {d.floor_div('ls', 3600)} AS lh, "
+            f"{day} - {d.floor_div('lb', 86400)} AS lead, "
+            f"{self._ymd(day)} - birth AS age FROM ({r2}) r2 {local_filter} {d.fence}"
+        )
+        lead = (
+            f"CASE WHEN lead < 0 THEN {LEAD_AFTER} WHEN lead = 0 THEN {LEAD_SAME_DAY} "
+            f"WHEN lead <= 7 THEN {LEAD_1_7} WHEN lead <= 30 THEN {LEAD_8_30} "
+            f"ELSE {LEAD_31_PLUS} END"
+        )
+        limits = " ".join(
+            f"WHEN age < {limit} THEN {i}" for i, limit in enumerate(AGE_GROUP_LIMITS)
+        )
+        age = (
+            f"CASE WHEN age IS NULL OR age < 0 THEN {AGE_UNKNOWN} {limits} "
+            f"ELSE {len(AGE_GROUP_LIMITS)} END"
+        )
+        r4 = f"SELECT {keep}, lh, {lead} AS lead_bucket, {age} AS age_group FROM ({r3}) r3"
+        return d.grouped(r4)
+
+
+def run_aggregate(session: Session, statement: AggregateStatement) -> dict[int, pd.DataFrame]:
+    """Execute the statement in the session's transaction.
+
+    Returns the grouped rows by grouping set (DIMENSIONS, HOURS, COHORTS), each frame with
+    its own keys and n, minutes; booleans as bool, ids and counts as int64.
+    """
+    connection = session.connection()
+    for sql in statement.prelude():
+        connection.exec_driver_sql(sql)
+    result = connection.exec_driver_sql(statement.sql())
+    try:
+        # Plain DBAPI tuples: a full organization yields thousands of groups, and the
+        # Row objects would only be unpacked again.
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+    finally:
+        result.close()
+    return split_sets(rows)
+
+
+def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, pd.DataFrame]:
+    """Rows of the statement (AGGREGATE_COLUMNS order) as one typed frame per set."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(AGGREGATE_COLUMNS)
+    data = dict(zip(AGGREGATE_COLUMNS, columns, strict=True))
+    grp = np.asarray(data["grp"], dtype=np.int64)
+    out: dict[int, pd.DataFrame] = {}
+    for set_id, keys in _SET_KEYS.items():
+        mask = grp == set_id
+        part: dict[str, np.ndarray] = {}
+        for column in (*keys, "n", "minutes"):
+            values = np.asarray(data[column], dtype=object)[mask]
+            if column in ("category", "status"):
+                part[column] = values
+            elif column in ("date_only", "reminder_sent", "past"):
+                part[column] = values.astype(bool)
+            else:
+                part[column] = values.astype(np.float64).astype(np.int64)
+        out[set_id] = pd.DataFrame(part)
+    return out
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def organization_query(organization_id: int) -> Select[Any]:
+    return select(Organization.id).where(Organization.id == organization_id)
+
+
+def clinics_query(organization_id: int) -> Select[Any]:
+    return (
+        select(Clinic.id, Clinic.name, Clinic.timezone)
+        .where(Clinic.organization_id == organization_id)
+        .order_by(Clinic.id)
+    )
+
+
+def practitioners_query(organization_id: int) -> Select[Any]:
+    return (
+        select(Practitioner.id, Practitioner.name, Practitioner.is_placeholder)
+        .where(Practitioner.organization_id == organization_id)
+        .order_by(Practitioner.id)
+    )
+
+
+def types_query(organization_id: int) -> Select[Any]:
+    return (
+        select(AppointmentType.id, AppointmentType.code, AppointmentType.name)
+        .where(AppointmentType.organization_id == organization_id)
+        .order_by(AppointmentType.id)
+    )
+
+
+def schedules_query(scope: StatsScope) -> Select[Any]:
+    """Weekly blocks in force during the period, of the scope's practitioners and clinics."""
+    q = (
+        select(
+            Schedule.practitioner_id,
+            Schedule.clinic_id,
+            Schedule.weekday,
+            Schedule.start_time,
+            Schedule.end_time,
+            Schedule.capacity,
+            Schedule.valid_from,
+            Schedule.valid_to,
+        )
+        .join(Practitioner, Practitioner.id == Schedule.practitioner_id)
+        .join(Clinic, Clinic.id == Schedule.clinic_id)
+        .where(
+            Practitioner.organization_id == scope.organization_id,
+            Clinic.organization_id == scope.organization_id,
+            Schedule.valid_from <= scope.end,
+            or_(Schedule.valid_to.is_(None), Schedule.valid_to >= scope.start),
+        )
+    )
+    if scope.practitioner_id is not None:
+        q = q.where(Schedule.practitioner_id == scope.practitioner_id)
+    if scope.clinic_id is not None:
+        q = q.where(Schedule.clinic_id == scope.clinic_id)
+    return q
+
+
+def exceptions_query(scope: StatsScope, lo: datetime, hi: datetime) -> Select[Any]:
+    """Exceptions overlapping [lo, hi) that can touch the scope's schedules."""
+    e = ScheduleException
+    q = select(e.practitioner_id, e.clinic_id, e.start_at, e.end_at).where(
+        e.organization_id == scope.organization_id, e.start_at < hi, e.end_at > lo
+    )
+    if scope.practitioner_id is not None:
+        q = q.where(or_(e.practitioner_id.is_(None), e.practitioner_id == scope.practitioner_id))
+    if scope.clinic_id is not None:
+        q = q.where(or_(e.clinic_id.is_(None), e.clinic_id == scope.clinic_id))
+    return q
+
+
+def frame(session: Session, query: Select[Any]) -> pd.DataFrame:
+    """A small lookup as a frame (Core execution: no ORM entities are involved)."""
+    result = session.connection().execute(query)
+    columns = list(result.keys())
+    return pd.DataFrame([tuple(r) for r in result.all()], columns=columns)

@@ -1,0 +1,516 @@
+"""Appointment statistics for managers: volume, no-shows, cancellations, busiest times,
+booking lead time, reminders, patient ages and utilization.
+
+``get_appointment_stats`` counts in the database (one grouped statement, see
+``data/stats_queries.py``) and shapes the few thousand grouped rows here with pandas.
+
+How the numbers are defined (also in the README, "How the numbers are defined"):
+
+- **Period**: the appointments whose start falls on a date from ``start`` to ``end``
+  (both inclusive) in the local time of the appointment's clinic.
+- **Appointments** (``total``): every appointment of the period, whatever its status.
+- **Due**: the appointments whose outcome is (or should by now be) known: completed,
+  no-show, arrived and in-progress ones, plus pending/booked/confirmed ones whose start has
+  passed (``unresolved_past``: due but not yet marked). Cancelled ones are never due.
+- **No-show rate** = no-shows / due. **Completion rate** = completed / due.
+- **Cancellation rate** = cancelled / appointments (all statuses).
+- **Average per day** = appointments / calendar days of the period (weekends and holidays
+  included), so that periods of any shape compare.
+- **Busiest times**: appointments that hold time (not cancelled) by clinic-local weekday
+  and hour of their start. Date-only rows (imported history without a time of day) are
+  left out of hour tables but counted everywhere else.
+- **Booking lead time** = the clinic-local date of the start minus the clinic-local date
+  of ``booked_at``, in days: same day (0), 1-7, 8-30, 31+, and "booked after the day"
+  (negative, which real imported history contains).
+- **Age group**: completed years on the clinic-local date of the visit; "unknown" when the
+  birth date is missing or later than the visit.
+- **Utilization** = booked minutes / capacity minutes. Booked minutes are the durations
+  of appointments that hold time (every status but cancelled; a no-show held its slot).
+  Capacity minutes are the schedule blocks of the period, minus schedule exceptions,
+  times the block's seats. It can exceed 100% (appointments outside the schedule).
+- A **rate over a zero denominator is 0.0**; the denominator is always beside the rate
+  (``due``, ``appointments``, ``capacity_minutes``) so a page can show "-" instead.
+
+Every table is a DataFrame with plain columns (documented on ``AppointmentStats``); rates
+are fractions from 0 to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from data.stats_queries import (
+    AGE_UNKNOWN,
+    COHORTS,
+    DIMENSIONS,
+    EPOCH_DATE,
+    HOURS,
+    LEAD_1_7,
+    LEAD_8_30,
+    LEAD_31_PLUS,
+    LEAD_AFTER,
+    LEAD_SAME_DAY,
+    AggregateStatement,
+    StatsScope,
+    clinics_query,
+    day_number,
+    exceptions_query,
+    frame,
+    organization_query,
+    practitioners_query,
+    run_aggregate,
+    schedules_query,
+    split_sets,
+    types_query,
+)
+from data.vocabulary import APPOINTMENT_STATUSES, CANCELLATION_CATEGORIES
+from domain.capacity import capacity_by_week, empty_capacity
+from domain.context import AppContext
+
+# Statuses that say the visit happened or was missed; open ones become due once past.
+ATTENDED_OR_MISSED: tuple[str, ...] = ("completed", "no-show", "arrived", "in-progress")
+OPEN_STATUSES: tuple[str, ...] = ("pending", "booked", "confirmed")
+
+LEAD_TIME_BUCKETS: tuple[str, ...] = (
+    "same day",
+    "1-7 days",
+    "8-30 days",
+    "31+ days",
+    "booked after the day",
+)
+BOOKED_AHEAD: tuple[str, ...] = ("1-7 days", "8-30 days", "31+ days")
+_LEAD_LABEL = {
+    LEAD_SAME_DAY: "same day",
+    LEAD_1_7: "1-7 days",
+    LEAD_8_30: "8-30 days",
+    LEAD_31_PLUS: "31+ days",
+    LEAD_AFTER: "booked after the day",
+}
+AGE_GROUPS: tuple[str, ...] = ("0-12", "13-17", "18-39", "40-64", "65+", "unknown")
+_AGE_LABEL = {i: label for i, label in enumerate(AGE_GROUPS[:-1])} | {AGE_UNKNOWN: "unknown"}
+NOT_RECORDED = "not recorded"
+WEEKDAYS: tuple[str, ...] = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "appointments",
+    "cancelled",
+    "due",
+    "completed",
+    "no_shows",
+    "no_show_rate",
+    "completion_rate",
+    "cancellation_rate",
+)
+_COUNTS = OUTCOME_COLUMNS[:5]
+
+
+def rate(numerator: float, denominator: float) -> float:
+    """numerator / denominator, or 0.0 when there is nothing to divide by."""
+    return float(numerator) / float(denominator) if denominator else 0.0
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Counts of a group of appointments and the rates formed from them."""
+
+    appointments: int = 0
+    cancelled: int = 0
+    due: int = 0
+    completed: int = 0
+    no_shows: int = 0
+
+    @property
+    def no_show_rate(self) -> float:
+        return rate(self.no_shows, self.due)
+
+    @property
+    def completion_rate(self) -> float:
+        return rate(self.completed, self.due)
+
+    @property
+    def cancellation_rate(self) -> float:
+        return rate(self.cancelled, self.appointments)
+
+    @classmethod
+    def of(cls, table: pd.DataFrame) -> Outcomes:
+        """Sum of the count columns of some rows of an outcome table."""
+        return cls(**{c: int(table[c].sum()) for c in _COUNTS})
+
+
+@dataclass(frozen=True)
+class AppointmentStats:
+    """Statistics of one organization's appointments over a period.
+
+    Tables (DataFrames; ``<outcomes>`` stands for the columns appointments, cancelled, due,
+    completed, no_shows (ints) and no_show_rate, completion_rate, cancellation_rate
+    (floats 0-1); utilization columns are booked_minutes, capacity_minutes (ints) and
+    utilization (float, booked / capacity)):
+
+    - ``by_type``: appointment_type_id, code, name, <outcomes>, booked_minutes, share
+      (of all appointments). Every type of the organization (only the filtered one when
+      filtered), zeros included.
+    - ``cancellations``: category (the four cancellation categories, then "not recorded"),
+      cancelled, share (of all cancellations). Always five rows.
+    - ``busiest_times``: index weekday 0-6 (Monday = 0), columns hours 0-23; appointments
+      holding time with a known time of day, by clinic-local start. Always 7 x 24.
+    - ``by_weekday``: weekday (0-6), weekday_name, <outcomes>; date-only rows included.
+      Always seven rows.
+    - ``by_practitioner``: practitioner_id, name, is_placeholder, <outcomes>, utilization
+      columns; practitioners with appointments or capacity in the period.
+    - ``by_clinic``: clinic_id, name, timezone, <outcomes>, utilization columns; clinics with
+      appointments or capacity in the period.
+    - ``weekly``: week_start (date, the Monday), <outcomes>, utilization columns; every
+      week that overlaps the period (the first and last may be partial weeks).
+    - ``by_lead_time``: lead_time (LEAD_TIME_BUCKETS, in that order), <outcomes>.
+    - ``by_reminder``: reminder_sent (False, True), <outcomes>.
+    - ``by_age_group``: age_group (AGE_GROUPS, in that order), <outcomes>.
+    """
+
+    organization_id: int
+    start: date
+    end: date
+    as_of: datetime
+    practitioner_id: int | None
+    clinic_id: int | None
+    appointment_type_id: int | None
+    days: int
+    overall: Outcomes
+    by_status: dict[str, int]
+    unresolved_past: int
+    date_only_appointments: int
+    booked_minutes: int
+    capacity_minutes: int
+    by_type: pd.DataFrame = field(repr=False)
+    cancellations: pd.DataFrame = field(repr=False)
+    busiest_times: pd.DataFrame = field(repr=False)
+    by_weekday: pd.DataFrame = field(repr=False)
+    by_practitioner: pd.DataFrame = field(repr=False)
+    by_clinic: pd.DataFrame = field(repr=False)
+    weekly: pd.DataFrame = field(repr=False)
+    by_lead_time: pd.DataFrame = field(repr=False)
+    by_reminder: pd.DataFrame = field(repr=False)
+    by_age_group: pd.DataFrame = field(repr=False)
+
+    @property
+    def total(self) -> int:
+        return self.overall.appointments
+
+    @property
+    def average_per_day(self) -> float:
+        return rate(self.total, self.days)
+
+    @property
+    def no_show_rate(self) -> float:
+        return self.overall.no_show_rate
+
+    @property
+    def completion_rate(self) -> float:
+        return self.overall.completion_rate
+
+    @property
+    def cancellation_rate(self) -> float:
+        return self.overall.cancellation_rate
+
+    @property
+    def utilization(self) -> float:
+        return rate(self.booked_minutes, self.capacity_minutes)
+
+    def lead_time(self, buckets: Iterable[str]) -> Outcomes:
+        """Outcomes of several lead-time buckets together, e.g. BOOKED_AHEAD."""
+        wanted = list(buckets)
+        unknown = set(wanted) - set(LEAD_TIME_BUCKETS)
+        if unknown:
+            raise ValueError(f"unknown lead-time buckets {sorted(unknown)}")
+        return Outcomes.of(self.by_lead_time[self.by_lead_time["lead_time"].isin(wanted)])
+
+    @property
+    def booked_ahead(self) -> Outcomes:
+        """Appointments booked at least one day before their day (lead >= 1)."""
+        return self.lead_time(BOOKED_AHEAD)
+
+
+# --------------------------------------------------------------------------- pure shaping
+
+_UTILIZATION = ("booked_minutes", "capacity_minutes", "utilization")
+
+
+def _div(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Element-wise ratio, 0.0 where the denominator is 0."""
+    num = np.asarray(numerator, dtype=float)
+    den = np.asarray(denominator, dtype=float)
+    out = np.zeros(len(num), dtype=float)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+class _Tally:
+    """Outcome counts of grouped rows (status, past, n, minutes), summable by any key."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        status = rows["status"].to_numpy(dtype=object)
+        n = rows["n"].to_numpy(dtype=np.int64)
+        cancelled = status == "cancelled"
+        due = np.isin(status, ATTENDED_OR_MISSED) | (
+            np.isin(status, OPEN_STATUSES) & rows["past"].to_numpy(dtype=bool)
+        )
+        self.counts = {
+            "appointments": n,
+            "cancelled": n * cancelled,
+            "due": n * due,
+            "completed": n * (status == "completed"),
+            "no_shows": n * (status == "no-show"),
+            "booked_minutes": rows["minutes"].to_numpy(dtype=np.int64) * ~cancelled,
+        }
+
+    def by(self, key: np.ndarray, order: Sequence[object]) -> dict[str, np.ndarray]:
+        """Each count summed per value of ``key``, one entry per value of ``order`` (zeros
+        where absent; rows whose key is not in ``order`` are left out)."""
+        return _sum_by(self.counts, key, order)
+
+    def total(self) -> dict[str, int]:
+        return {c: int(a.sum()) for c, a in self.counts.items()}
+
+
+def _sum_by(
+    columns: dict[str, np.ndarray], key: np.ndarray, order: Sequence[object]
+) -> dict[str, np.ndarray]:
+    pos = pd.Index(list(order)).get_indexer(key) if len(key) else np.zeros(0, dtype=np.int64)
+    keep = pos >= 0
+    return {
+        c: np.bincount(pos[keep], weights=a[keep], minlength=len(order)).astype(np.int64)
+        for c, a in columns.items()
+    }
+
+
+def outcome_table(
+    leading: dict[str, Sequence[object]], counts: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """A table of ``leading`` columns, the five counts and the three rates."""
+    table = pd.DataFrame({**leading, **{c: counts[c] for c in _COUNTS}})
+    table["no_show_rate"] = _div(counts["no_shows"], counts["due"])
+    table["completion_rate"] = _div(counts["completed"], counts["due"])
+    table["cancellation_rate"] = _div(counts["cancelled"], counts["appointments"])
+    return table
+
+
+def _with_utilization(table: pd.DataFrame, booked: np.ndarray, capacity: np.ndarray) -> None:
+    table["booked_minutes"] = booked
+    table["capacity_minutes"] = capacity
+    table["utilization"] = _div(booked, capacity)
+
+
+def busiest_times(hours: pd.DataFrame) -> pd.DataFrame:
+    """Weekday x hour counts of time-holding appointments with a known time of day."""
+    timed = hours[~hours["date_only"] & (hours["status"] != "cancelled")]
+    lh = timed["lh"].to_numpy(dtype=np.int64)
+    grid = np.zeros((7, 24), dtype=np.int64)
+    np.add.at(grid, ((lh // 24 + 3) % 7, lh % 24), timed["n"].to_numpy(dtype=np.int64))
+    table = pd.DataFrame(grid, index=pd.RangeIndex(7, name="weekday"), columns=range(24))
+    table.columns.name = "hour"
+    return table
+
+
+def cancellations(dimensions: pd.DataFrame) -> pd.DataFrame:
+    cancelled = dimensions[dimensions["status"] == "cancelled"]
+    category = cancelled["category"].where(cancelled["category"].notna(), NOT_RECORDED)
+    order = [*CANCELLATION_CATEGORIES, NOT_RECORDED]
+    # Categories outside the vocabulary cannot be stored (CHECK constraint).
+    values = _sum_by({"n": cancelled["n"].to_numpy(dtype=np.int64)}, category.to_numpy(), order)
+    counts = values["n"]
+    return pd.DataFrame(
+        {"category": order, "cancelled": counts, "share": _div(counts, np.full(5, counts.sum()))}
+    )
+
+
+def _week_numbers(start: date, end: date) -> list[int]:
+    """Day numbers (days since 1970-01-01) of the Mondays of the weeks overlapping."""
+    first = day_number(start) - start.weekday()
+    return list(range(first, day_number(end) + 1, 7))
+
+
+def shape(
+    scope: StatsScope,
+    sets: dict[int, pd.DataFrame],
+    capacity: pd.DataFrame,
+    clinics: pd.DataFrame,
+    practitioners: pd.DataFrame,
+    types: pd.DataFrame,
+) -> AppointmentStats:
+    """Every table of the statistics from the grouped rows and the capacity (pure)."""
+    dims, hours, cohorts = sets[DIMENSIONS], sets[HOURS], sets[COHORTS]
+    d_tally, h_tally, c_tally = _Tally(dims), _Tally(hours), _Tally(cohorts)
+    totals = d_tally.total()
+    overall = Outcomes(**{c: totals[c] for c in _COUNTS})
+    status_counts = _sum_by(
+        {"n": d_tally.counts["appointments"]}, dims["status"].to_numpy(), APPOINTMENT_STATUSES
+    )["n"]
+    by_status = {s: int(n) for s, n in zip(APPOINTMENT_STATUSES, status_counts, strict=True)}
+    open_past = dims["status"].isin(OPEN_STATUSES).to_numpy() & dims["past"].to_numpy(dtype=bool)
+    unresolved = int(dims["n"].to_numpy()[open_past].sum())
+    cap_columns = {"capacity_minutes": capacity["capacity_minutes"].to_numpy(dtype=np.int64)}
+
+    # Types: every type of the organization (or the filtered one).
+    type_rows = types
+    if scope.appointment_type_id is not None:
+        type_rows = types[types["id"] == scope.appointment_type_id]
+    type_ids = type_rows["id"].tolist()
+    counts = d_tally.by(dims["type_id"].to_numpy(), type_ids)
+    type_table = outcome_table(
+        {
+            "appointment_type_id": type_ids,
+            "code": type_rows["code"].tolist(),
+            "name": type_rows["name"].tolist(),
+        },
+        counts,
+    )
+    type_table["booked_minutes"] = counts["booked_minutes"]
+    type_table["share"] = _div(counts["appointments"], np.full(len(type_ids), overall.appointments))
+
+    def with_capacity(key: str, names: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+        # Every id that had appointments or capacity in the period, ordered by name.
+        seen = set(dims[key].tolist()) | set(capacity[key].tolist())
+        rows = names[names["id"].isin(seen)].sort_values(["name", "id"], kind="stable")
+        ids = rows["id"].tolist()
+        counts = d_tally.by(dims[key].to_numpy(), ids)
+        cap = _sum_by(cap_columns, capacity[key].to_numpy(), ids)["capacity_minutes"]
+        table = outcome_table(
+            {key: ids, "name": rows["name"].tolist(), **{c: rows[c].tolist() for c in extra}},
+            counts,
+        )
+        _with_utilization(table, counts["booked_minutes"], cap)
+        return table
+
+    # Weeks and weekdays of the clinic-local start (lh = local hours since 1970-01-01).
+    day = hours["lh"].to_numpy(dtype=np.int64) // 24
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    weeks = _week_numbers(scope.start, scope.end)
+    week_counts = h_tally.by(day - weekday, weeks)
+    cap_week = capacity["week_start"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    weekly = outcome_table(
+        {"week_start": [EPOCH_DATE + timedelta(days=w) for w in weeks]}, week_counts
+    )
+    _with_utilization(
+        weekly,
+        week_counts["booked_minutes"],
+        _sum_by(cap_columns, cap_week, weeks)["capacity_minutes"],
+    )
+    weekday_table = outcome_table(
+        {"weekday": list(range(7)), "weekday_name": list(WEEKDAYS)},
+        h_tally.by(weekday, range(7)),
+    )
+
+    return AppointmentStats(
+        organization_id=scope.organization_id,
+        start=scope.start,
+        end=scope.end,
+        as_of=scope.now,
+        practitioner_id=scope.practitioner_id,
+        clinic_id=scope.clinic_id,
+        appointment_type_id=scope.appointment_type_id,
+        days=(scope.end - scope.start).days + 1,
+        overall=overall,
+        by_status=by_status,
+        unresolved_past=unresolved,
+        date_only_appointments=int(hours.loc[hours["date_only"], "n"].sum()),
+        booked_minutes=totals["booked_minutes"],
+        capacity_minutes=int(cap_columns["capacity_minutes"].sum()),
+        by_type=type_table,
+        cancellations=cancellations(dims),
+        busiest_times=busiest_times(hours),
+        by_weekday=weekday_table,
+        by_practitioner=with_capacity("practitioner_id", practitioners, ["is_placeholder"]),
+        by_clinic=with_capacity("clinic_id", clinics, ["timezone"]),
+        weekly=weekly,
+        by_lead_time=outcome_table(
+            {"lead_time": list(LEAD_TIME_BUCKETS)},
+            c_tally.by(
+                cohorts["lead_bucket"].map(_LEAD_LABEL).to_numpy(dtype=object), LEAD_TIME_BUCKETS
+            ),
+        ),
+        by_reminder=outcome_table(
+            {"reminder_sent": [False, True]},
+            c_tally.by(cohorts["reminder_sent"].to_numpy(dtype=bool), [False, True]),
+        ),
+        by_age_group=outcome_table(
+            {"age_group": list(AGE_GROUPS)},
+            c_tally.by(cohorts["age_group"].map(_AGE_LABEL).to_numpy(dtype=object), AGE_GROUPS),
+        ),
+    )
+
+
+def _empty_sets() -> dict[int, pd.DataFrame]:
+    return split_sets([])
+
+
+# --------------------------------------------------------------------------- the service
+
+
+def get_appointment_stats(
+    ctx: AppContext,
+    organization_id: int,
+    start: date,
+    end: date,
+    practitioner_id: int | None = None,
+    clinic_id: int | None = None,
+    appointment_type_id: int | None = None,
+) -> AppointmentStats:
+    """Statistics of an organization's appointments on the local dates ``start`` to
+    ``end`` (both inclusive), optionally for one practitioner, clinic or appointment type.
+
+    Raises ``LookupError`` for an unknown organization and ``ValueError`` for a period that
+    ends before it starts or a filter that names another organization's practitioner,
+    clinic or type. Definitions: see the module docstring.
+    """
+    if isinstance(start, datetime) or isinstance(end, datetime):
+        raise TypeError("start and end are calendar dates, not datetimes")
+    if end < start:
+        raise ValueError(f"the period ends ({end}) before it starts ({start})")
+    scope = StatsScope(
+        organization_id=organization_id,
+        start=start,
+        end=end,
+        now=ctx.clock(),
+        practitioner_id=practitioner_id,
+        clinic_id=clinic_id,
+        appointment_type_id=appointment_type_id,
+    )
+    with ctx.db.read() as session:
+        if frame(session, organization_query(organization_id)).empty:
+            raise LookupError(f"organization {organization_id} not found")
+        clinics = frame(session, clinics_query(organization_id))
+        practitioners = frame(session, practitioners_query(organization_id))
+        types = frame(session, types_query(organization_id))
+        for value, table, what in (
+            (practitioner_id, practitioners, "practitioner"),
+            (clinic_id, clinics, "clinic"),
+            (appointment_type_id, types, "appointment type"),
+        ):
+            if value is not None and value not in set(table["id"].tolist()):
+                raise ValueError(f"{what} {value} is not in organization {organization_id}")
+        if clinic_id is not None:
+            clinics = clinics[clinics["id"] == clinic_id]
+        zones = dict(zip(clinics["id"].tolist(), clinics["timezone"].tolist(), strict=True))
+        if zones:
+            statement = AggregateStatement(ctx.db.dialect, scope, list(zones.items()))
+            sets = run_aggregate(session, statement)
+            schedules = frame(session, schedules_query(scope))
+            exceptions = frame(session, exceptions_query(scope, statement.lo, statement.hi))
+        else:
+            sets = _empty_sets()
+            schedules = exceptions = pd.DataFrame()
+    capacity = (
+        capacity_by_week(schedules, exceptions, zones, start, end) if zones else empty_capacity()
+    )
+    return shape(scope, sets, capacity, clinics, practitioners, types)
