@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, or_, select
+from sqlalchemy import CompoundSelect, Select, String, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from data.models import (
@@ -45,6 +45,8 @@ from data.models import (
 )
 
 EPOCH_DATE = date(1970, 1, 1)
+AnySelect = Select[*tuple[Any, ...]]
+AnyCompound = CompoundSelect[*tuple[Any, ...]]
 
 # Codes the statement emits for its computed groups; labels are the domain's business.
 LEAD_SAME_DAY, LEAD_1_7, LEAD_8_30, LEAD_31_PLUS, LEAD_AFTER = 0, 1, 2, 3, 4
@@ -183,8 +185,9 @@ class _Postgres(_Dialect):
     def prelude(self, wide: bool) -> list[str]:
         # JIT spends seconds optimizing the offset decision trees for a few ms of gain;
         # a larger work_mem keeps the patient hash and the grouping's three hash tables in
-        # memory when the whole organization is read.
-        return ["SET LOCAL jit = off"] + (["SET LOCAL work_mem = '64MB'"] if wide else [])
+        # memory when the whole organization is read. Transaction-local, one round trip.
+        memory = ", set_config('work_mem', '64MB', true)" if wide else ""
+        return [f"SELECT set_config('jit', 'off', true){memory}"]
 
     def epoch(self, column: str) -> str:
         return f"date_part('epoch', {column})"
@@ -226,7 +229,12 @@ class _SQLite(_Dialect):
         return f"({value} / {by})"  # integer division; every value here is positive
 
     def timestamp(self, value: datetime) -> str:
-        return f"'{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}'"
+        # Whole seconds without a fraction, so that the comparison is right whether a value
+        # was stored with microseconds ('... 07:00:00.000000') or without them.
+        utc = value.astimezone(UTC)
+        return (
+            f"'{utc:%Y-%m-%d %H:%M:%S}'" if not utc.microsecond else f"'{utc:%Y-%m-%d %H:%M:%S.%f}'"
+        )
 
     def birth_ymd(self, column: str) -> str:
         return f"CAST(replace({column}, '-', '') AS INTEGER)"
@@ -253,7 +261,7 @@ def dialect_for(name: str) -> _Dialect:
 # --------------------------------------------------------------------------- the statement
 
 
-def _tree(boundaries: Sequence[int], values: Sequence[str], column: str) -> str:
+def _tree(boundaries: Sequence[object], values: Sequence[str], column: str) -> str:
     """``values[i]`` where ``boundaries[i-1] <= column < boundaries[i]``, as a balanced
     CASE tree (about log2 comparisons per row)."""
     if len(values) == 1:
@@ -292,15 +300,21 @@ class AggregateStatement:
     def prelude(self) -> list[str]:
         return self.d.prelude(self.wide)
 
-    def _offset(self, epoch_column: str) -> str:
+    def _offset(self, column: str) -> str:
+        """UTC offset (seconds) of the clinic's zone at the instant in ``column``:
+        comparisons of the raw column with the transition instants, no per-row zone call."""
         trees = [
-            _tree([s[0] for s in segs[1:]], [str(s[1]) for s in segs], epoch_column)
+            _tree(
+                [self.d.timestamp(datetime.fromtimestamp(t, UTC)) for t, _ in segs[1:]],
+                [str(offset) for _, offset in segs],
+                column,
+            )
             for segs in self.segments
         ]
         if len(trees) == 1:
             return trees[0]
         cases = " ".join(f"WHEN {i} THEN {t}" for i, t in enumerate(trees))
-        return f"CASE z {cases} END"
+        return f"CASE {self.d.lookup('a.clinic_id', self.zone_of)} {cases} END"
 
     def _ymd(self, day_column: str) -> str:
         """YYYYMMDD of a day number, from the months around the period (no date calls)."""
@@ -337,7 +351,6 @@ class AggregateStatement:
             past = "0"
         else:
             past = f"CASE WHEN a.start_at < {d.timestamp(s.now)} THEN 1 ELSE 0 END"
-        zone = f", {d.lookup('a.clinic_id', self.zone_of)} AS z" if len(self.zones) > 1 else ""
         # Without a narrowing filter nearly every patient is joined: compute the birth date
         # once per patient (fenced) and hash-join. A narrow scope looks each one up by key
         # instead of hashing the whole patient list.
@@ -353,19 +366,18 @@ class AggregateStatement:
                 f"(SELECT {d.birth_ymd('p.birth_date')} FROM patients p WHERE p.id = a.patient_id)"
             )
             patients = ""
+        keep = "practitioner_id, clinic_id, type_id, category, status, date_only, "
+        keep += "reminder_sent, minutes, past"
+        # ls, lb: clinic-local wall time of the start and of the booking, as seconds since
+        # 1970-01-01 00:00 local; computed once per row, then fenced.
         r1 = (
             "SELECT a.practitioner_id, a.clinic_id, a.appointment_type_id AS type_id, "
             "a.cancellation_category AS category, a.status, a.date_only, a.reminder_sent, "
-            f"a.duration_minutes AS minutes, {past} AS past{zone}, "
-            f"{d.epoch('a.start_at')} AS e, {d.epoch('a.booked_at')} AS eb, {birth} AS birth "
+            f"a.duration_minutes AS minutes, {past} AS past, {birth} AS birth, "
+            f"{d.epoch('a.start_at')} + {self._offset('a.start_at')} AS ls, "
+            f"{d.epoch('a.booked_at')} + {self._offset('a.booked_at')} AS lb "
             f"FROM appointments a {patients} "
             f"WHERE {' AND '.join(filters)} {d.fence}"
-        )
-        keep = "practitioner_id, clinic_id, type_id, category, status, date_only, "
-        keep += "reminder_sent, minutes, past"
-        r2 = (
-            f"SELECT {keep}, birth, e + {self._offset('e')} AS ls, "
-            f"eb + {self._offset('eb')} AS lb FROM ({r1}) r1 {d.fence}"
         )
         day = d.floor_div("ls", 86400)
         local_filter = ""
@@ -377,7 +389,7 @@ class AggregateStatement:
         r3 = (
             f"SELECT {keep}, {d.floor_div('ls', 3600)} AS lh, "
             f"{day} - {d.floor_div('lb', 86400)} AS lead, "
-            f"{self._ymd(day)} - birth AS age FROM ({r2}) r2 {local_filter} {d.fence}"
+            f"{self._ymd(day)} - birth AS age FROM ({r1}) r1 {local_filter} {d.fence}"
         )
         lead = (
             f"CASE WHEN lead < 0 THEN {LEAD_AFTER} WHEN lead = 0 THEN {LEAD_SAME_DAY} "
@@ -416,59 +428,62 @@ def run_aggregate(session: Session, statement: AggregateStatement) -> dict[int, 
 
 def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, pd.DataFrame]:
     """Rows of the statement (AGGREGATE_COLUMNS order) as one typed frame per set."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(AGGREGATE_COLUMNS)
-    data = dict(zip(AGGREGATE_COLUMNS, columns, strict=True))
-    grp = np.asarray(data["grp"], dtype=np.int64)
+    table = np.array(rows, dtype=object).reshape(len(rows), len(AGGREGATE_COLUMNS))
+    index = {c: i for i, c in enumerate(AGGREGATE_COLUMNS)}
+    grp = table[:, 0].astype(np.int64)
     out: dict[int, pd.DataFrame] = {}
     for set_id, keys in _SET_KEYS.items():
-        mask = grp == set_id
-        part: dict[str, np.ndarray] = {}
+        part = table[grp == set_id]
+        columns: dict[str, np.ndarray] = {}
         for column in (*keys, "n", "minutes"):
-            values = np.asarray(data[column], dtype=object)[mask]
+            values = part[:, index[column]]
             if column in ("category", "status"):
-                part[column] = values
+                columns[column] = values
             elif column in ("date_only", "reminder_sent", "past"):
-                part[column] = values.astype(bool)
+                columns[column] = values.astype(bool)
             else:
-                part[column] = values.astype(np.float64).astype(np.int64)
-        out[set_id] = pd.DataFrame(part)
+                columns[column] = values.astype(np.float64).astype(np.int64)
+        out[set_id] = pd.DataFrame(columns)
     return out
 
 
 # --------------------------------------------------------------------------- lookups
 
 
-def organization_query(organization_id: int) -> Select[Any]:
-    return select(Organization.id).where(Organization.id == organization_id)
+def reference_query(organization_id: int, practitioner_id: int | None = None) -> AnyCompound:
+    """The organization's own row, clinics, practitioners (only the filtered one when
+    filtered) and appointment types in one round trip: (kind, id, name, detail, flag).
 
-
-def clinics_query(organization_id: int) -> Select[Any]:
-    return (
-        select(Clinic.id, Clinic.name, Clinic.timezone)
-        .where(Clinic.organization_id == organization_id)
-        .order_by(Clinic.id)
+    detail: the clinic's zone or the type's code; flag: the practitioner's placeholder mark.
+    """
+    none = literal(None, String)
+    no = literal(False)
+    practitioners = select(
+        literal("practitioner"),
+        Practitioner.id,
+        Practitioner.name,
+        none,
+        Practitioner.is_placeholder,
+    ).where(Practitioner.organization_id == organization_id)
+    if practitioner_id is not None:
+        practitioners = practitioners.where(Practitioner.id == practitioner_id)
+    return union_all(
+        select(literal("organization"), Organization.id, Organization.name, none, no).where(
+            Organization.id == organization_id
+        ),
+        select(literal("clinic"), Clinic.id, Clinic.name, Clinic.timezone, no).where(
+            Clinic.organization_id == organization_id
+        ),
+        practitioners,
+        select(
+            literal("type"), AppointmentType.id, AppointmentType.name, AppointmentType.code, no
+        ).where(AppointmentType.organization_id == organization_id),
     )
 
 
-def practitioners_query(organization_id: int) -> Select[Any]:
-    return (
-        select(Practitioner.id, Practitioner.name, Practitioner.is_placeholder)
-        .where(Practitioner.organization_id == organization_id)
-        .order_by(Practitioner.id)
-    )
-
-
-def types_query(organization_id: int) -> Select[Any]:
-    return (
-        select(AppointmentType.id, AppointmentType.code, AppointmentType.name)
-        .where(AppointmentType.organization_id == organization_id)
-        .order_by(AppointmentType.id)
-    )
-
-
-def schedules_query(scope: StatsScope) -> Select[Any]:
+def schedules_query(scope: StatsScope) -> AnySelect:
     """Weekly blocks in force during the period, of the scope's practitioners and clinics."""
-    q = (
+    q: AnySelect = (
         select(
             Schedule.practitioner_id,
             Schedule.clinic_id,
@@ -495,20 +510,27 @@ def schedules_query(scope: StatsScope) -> Select[Any]:
     return q
 
 
-def exceptions_query(scope: StatsScope, lo: datetime, hi: datetime) -> Select[Any]:
+def exceptions_query(scope: StatsScope, lo: datetime, hi: datetime) -> AnySelect:
     """Exceptions overlapping [lo, hi) that can touch the scope's schedules."""
     e = ScheduleException
-    q = select(e.practitioner_id, e.clinic_id, e.start_at, e.end_at).where(
+    q: AnySelect = select(e.practitioner_id, e.clinic_id, e.start_at, e.end_at).where(
         e.organization_id == scope.organization_id, e.start_at < hi, e.end_at > lo
     )
     if scope.practitioner_id is not None:
         q = q.where(or_(e.practitioner_id.is_(None), e.practitioner_id == scope.practitioner_id))
+        # Closures of clinics where this practitioner never works cannot matter.
+        worked = select(Schedule.clinic_id).where(Schedule.practitioner_id == scope.practitioner_id)
+        q = q.where(or_(e.clinic_id.is_(None), e.clinic_id.in_(worked)))
     if scope.clinic_id is not None:
         q = q.where(or_(e.clinic_id.is_(None), e.clinic_id == scope.clinic_id))
     return q
 
 
-def frame(session: Session, query: Select[Any]) -> pd.DataFrame:
+def rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in session.connection().execute(query).all()]
+
+
+def frame(session: Session, query: AnySelect) -> pd.DataFrame:
     """A small lookup as a frame (Core execution: no ORM entities are involved)."""
     result = session.connection().execute(query)
     columns = list(result.keys())

@@ -37,9 +37,10 @@ are fractions from 0 to 1.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,16 +58,14 @@ from data.stats_queries import (
     LEAD_SAME_DAY,
     AggregateStatement,
     StatsScope,
-    clinics_query,
     day_number,
     exceptions_query,
     frame,
-    organization_query,
-    practitioners_query,
+    reference_query,
+    rows,
     run_aggregate,
     schedules_query,
     split_sets,
-    types_query,
 )
 from data.vocabulary import APPOINTMENT_STATUSES, CANCELLATION_CATEGORIES
 from domain.capacity import capacity_by_week, empty_capacity
@@ -244,6 +243,8 @@ class AppointmentStats:
 # --------------------------------------------------------------------------- pure shaping
 
 _UTILIZATION = ("booked_minutes", "capacity_minutes", "utilization")
+_LEAD_LABELS = np.array([_LEAD_LABEL[i] for i in range(len(_LEAD_LABEL))], dtype=object)
+_AGE_LABELS = np.array([_AGE_LABEL[i] for i in range(len(_AGE_LABEL))], dtype=object)
 
 
 def _div(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -255,38 +256,14 @@ def _div(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Tally:
-    """Outcome counts of grouped rows (status, past, n, minutes), summable by any key."""
-
-    def __init__(self, rows: pd.DataFrame) -> None:
-        status = rows["status"].to_numpy(dtype=object)
-        n = rows["n"].to_numpy(dtype=np.int64)
-        cancelled = status == "cancelled"
-        due = np.isin(status, ATTENDED_OR_MISSED) | (
-            np.isin(status, OPEN_STATUSES) & rows["past"].to_numpy(dtype=bool)
-        )
-        self.counts = {
-            "appointments": n,
-            "cancelled": n * cancelled,
-            "due": n * due,
-            "completed": n * (status == "completed"),
-            "no_shows": n * (status == "no-show"),
-            "booked_minutes": rows["minutes"].to_numpy(dtype=np.int64) * ~cancelled,
-        }
-
-    def by(self, key: np.ndarray, order: Sequence[object]) -> dict[str, np.ndarray]:
-        """Each count summed per value of ``key``, one entry per value of ``order`` (zeros
-        where absent; rows whose key is not in ``order`` are left out)."""
-        return _sum_by(self.counts, key, order)
-
-    def total(self) -> dict[str, int]:
-        return {c: int(a.sum()) for c, a in self.counts.items()}
-
-
 def _sum_by(
     columns: dict[str, np.ndarray], key: np.ndarray, order: Sequence[object]
 ) -> dict[str, np.ndarray]:
-    pos = pd.Index(list(order)).get_indexer(key) if len(key) else np.zeros(0, dtype=np.int64)
+    """Each column summed per value of ``key``, one entry per value of ``order`` (zeros
+    where absent; rows whose key is not in ``order`` are left out)."""
+    if len(key) == 0 or len(order) == 0:
+        return {c: np.zeros(len(order), dtype=np.int64) for c in columns}
+    pos = pd.Index(list(order)).get_indexer(key)
     keep = pos >= 0
     return {
         c: np.bincount(pos[keep], weights=a[keep], minlength=len(order)).astype(np.int64)
@@ -294,44 +271,67 @@ def _sum_by(
     }
 
 
+class _Tally:
+    """Outcome counts of grouped rows (status, past, n, minutes), summable by any key."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.keys = {c: rows[c].to_numpy() for c in rows.columns}
+        status = self.keys["status"].astype(object)
+        n = self.keys["n"].astype(np.int64)
+        cancelled = status == "cancelled"
+        due = np.isin(status, ATTENDED_OR_MISSED) | (
+            np.isin(status, OPEN_STATUSES) & self.keys["past"].astype(bool)
+        )
+        self.counts = {
+            "appointments": n,
+            "cancelled": n * cancelled,
+            "due": n * due,
+            "completed": n * (status == "completed"),
+            "no_shows": n * (status == "no-show"),
+            "booked_minutes": self.keys["minutes"].astype(np.int64) * ~cancelled,
+        }
+
+    def by(self, key: np.ndarray | str, order: Sequence[object]) -> dict[str, np.ndarray]:
+        return _sum_by(self.counts, self.keys[key] if isinstance(key, str) else key, order)
+
+    def total(self) -> dict[str, int]:
+        return {c: int(a.sum()) for c, a in self.counts.items()}
+
+
 def outcome_table(
-    leading: dict[str, Sequence[object]], counts: dict[str, np.ndarray]
+    leading: Mapping[str, Any],
+    counts: dict[str, np.ndarray],
+    capacity: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """A table of ``leading`` columns, the five counts and the three rates."""
-    table = pd.DataFrame({**leading, **{c: counts[c] for c in _COUNTS}})
-    table["no_show_rate"] = _div(counts["no_shows"], counts["due"])
-    table["completion_rate"] = _div(counts["completed"], counts["due"])
-    table["cancellation_rate"] = _div(counts["cancelled"], counts["appointments"])
-    return table
+    """A table of ``leading`` columns, the five counts, the three rates and, when
+    ``capacity`` is given, booked_minutes, capacity_minutes and utilization."""
+    columns: dict[str, Any] = {**leading, **{c: counts[c] for c in _COUNTS}}
+    columns["no_show_rate"] = _div(counts["no_shows"], counts["due"])
+    columns["completion_rate"] = _div(counts["completed"], counts["due"])
+    columns["cancellation_rate"] = _div(counts["cancelled"], counts["appointments"])
+    if capacity is not None:
+        columns["booked_minutes"] = counts["booked_minutes"]
+        columns["capacity_minutes"] = capacity
+        columns["utilization"] = _div(counts["booked_minutes"], capacity)
+    return pd.DataFrame(columns)
 
 
-def _with_utilization(table: pd.DataFrame, booked: np.ndarray, capacity: np.ndarray) -> None:
-    table["booked_minutes"] = booked
-    table["capacity_minutes"] = capacity
-    table["utilization"] = _div(booked, capacity)
-
-
-def busiest_times(hours: pd.DataFrame) -> pd.DataFrame:
-    """Weekday x hour counts of time-holding appointments with a known time of day."""
-    timed = hours[~hours["date_only"] & (hours["status"] != "cancelled")]
-    lh = timed["lh"].to_numpy(dtype=np.int64)
+def busiest_times(local_hour: np.ndarray, n: np.ndarray) -> pd.DataFrame:
+    """Weekday x hour counts from clinic-local hours since 1970-01-01 (a Thursday)."""
     grid = np.zeros((7, 24), dtype=np.int64)
-    np.add.at(grid, ((lh // 24 + 3) % 7, lh % 24), timed["n"].to_numpy(dtype=np.int64))
+    np.add.at(grid, ((local_hour // 24 + 3) % 7, local_hour % 24), n)
     table = pd.DataFrame(grid, index=pd.RangeIndex(7, name="weekday"), columns=range(24))
     table.columns.name = "hour"
     return table
 
 
-def cancellations(dimensions: pd.DataFrame) -> pd.DataFrame:
-    cancelled = dimensions[dimensions["status"] == "cancelled"]
-    category = cancelled["category"].where(cancelled["category"].notna(), NOT_RECORDED)
+def cancellations(category: np.ndarray, n: np.ndarray) -> pd.DataFrame:
+    """Cancelled appointments by category (the vocabulary, then "not recorded")."""
     order = [*CANCELLATION_CATEGORIES, NOT_RECORDED]
-    # Categories outside the vocabulary cannot be stored (CHECK constraint).
-    values = _sum_by({"n": cancelled["n"].to_numpy(dtype=np.int64)}, category.to_numpy(), order)
-    counts = values["n"]
-    return pd.DataFrame(
-        {"category": order, "cancelled": counts, "share": _div(counts, np.full(5, counts.sum()))}
-    )
+    known = np.array([c if isinstance(c, str) else NOT_RECORDED for c in category], dtype=object)
+    counts = _sum_by({"n": n}, known, order)["n"]
+    total = np.full(len(order), counts.sum())
+    return pd.DataFrame({"category": order, "cancelled": counts, "share": _div(counts, total)})
 
 
 def _week_numbers(start: date, end: date) -> list[int]:
@@ -340,76 +340,73 @@ def _week_numbers(start: date, end: date) -> list[int]:
     return list(range(first, day_number(end) + 1, 7))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """Names of what the statistics count, by id."""
+
+    clinics: dict[int, tuple[str, str]]  # name, time zone
+    practitioners: dict[int, tuple[str, bool]]  # name, is_placeholder
+    types: dict[int, tuple[str, str]]  # code, name
+
+
 def shape(
     scope: StatsScope,
     sets: dict[int, pd.DataFrame],
     capacity: pd.DataFrame,
-    clinics: pd.DataFrame,
-    practitioners: pd.DataFrame,
-    types: pd.DataFrame,
+    reference: Reference,
 ) -> AppointmentStats:
     """Every table of the statistics from the grouped rows and the capacity (pure)."""
-    dims, hours, cohorts = sets[DIMENSIONS], sets[HOURS], sets[COHORTS]
-    d_tally, h_tally, c_tally = _Tally(dims), _Tally(hours), _Tally(cohorts)
-    totals = d_tally.total()
+    dims, hours, cohorts = _Tally(sets[DIMENSIONS]), _Tally(sets[HOURS]), _Tally(sets[COHORTS])
+    totals = dims.total()
     overall = Outcomes(**{c: totals[c] for c in _COUNTS})
-    status_counts = _sum_by(
-        {"n": d_tally.counts["appointments"]}, dims["status"].to_numpy(), APPOINTMENT_STATUSES
-    )["n"]
-    by_status = {s: int(n) for s, n in zip(APPOINTMENT_STATUSES, status_counts, strict=True)}
-    open_past = dims["status"].isin(OPEN_STATUSES).to_numpy() & dims["past"].to_numpy(dtype=bool)
-    unresolved = int(dims["n"].to_numpy()[open_past].sum())
-    cap_columns = {"capacity_minutes": capacity["capacity_minutes"].to_numpy(dtype=np.int64)}
+    status = dims.keys["status"]
+    by_status = dict(
+        zip(
+            APPOINTMENT_STATUSES,
+            _sum_by({"n": dims.counts["appointments"]}, status, APPOINTMENT_STATUSES)["n"].tolist(),
+            strict=True,
+        )
+    )
+    open_past = np.isin(status, OPEN_STATUSES) & dims.keys["past"].astype(bool)
+    cap = {c: capacity[c].to_numpy() for c in capacity.columns}
+    cap_minutes = {"capacity_minutes": cap["capacity_minutes"].astype(np.int64)}
 
     # Types: every type of the organization (or the filtered one).
-    type_rows = types
-    if scope.appointment_type_id is not None:
-        type_rows = types[types["id"] == scope.appointment_type_id]
-    type_ids = type_rows["id"].tolist()
-    counts = d_tally.by(dims["type_id"].to_numpy(), type_ids)
+    type_ids = sorted(t for t in reference.types if scope.appointment_type_id in (None, t))
+    counts = dims.by("type_id", type_ids)
     type_table = outcome_table(
         {
             "appointment_type_id": type_ids,
-            "code": type_rows["code"].tolist(),
-            "name": type_rows["name"].tolist(),
+            "code": [reference.types[t][0] for t in type_ids],
+            "name": [reference.types[t][1] for t in type_ids],
         },
         counts,
     )
     type_table["booked_minutes"] = counts["booked_minutes"]
     type_table["share"] = _div(counts["appointments"], np.full(len(type_ids), overall.appointments))
 
-    def with_capacity(key: str, names: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    def with_capacity(key: str, names: dict[int, tuple[str, Any]], extra: str) -> pd.DataFrame:
         # Every id that had appointments or capacity in the period, ordered by name.
-        seen = set(dims[key].tolist()) | set(capacity[key].tolist())
-        rows = names[names["id"].isin(seen)].sort_values(["name", "id"], kind="stable")
-        ids = rows["id"].tolist()
-        counts = d_tally.by(dims[key].to_numpy(), ids)
-        cap = _sum_by(cap_columns, capacity[key].to_numpy(), ids)["capacity_minutes"]
-        table = outcome_table(
-            {key: ids, "name": rows["name"].tolist(), **{c: rows[c].tolist() for c in extra}},
-            counts,
-        )
-        _with_utilization(table, counts["booked_minutes"], cap)
-        return table
+        seen = (set(dims.keys[key].tolist()) | set(cap[key].tolist())) & set(names)
+        ids = sorted(seen, key=lambda i: (names[i][0], i))
+        leading = {key: ids, "name": [names[i][0] for i in ids], extra: [names[i][1] for i in ids]}
+        capacity_of = _sum_by(cap_minutes, cap[key], ids)["capacity_minutes"]
+        return outcome_table(leading, dims.by(key, ids), capacity_of)
 
-    # Weeks and weekdays of the clinic-local start (lh = local hours since 1970-01-01).
-    day = hours["lh"].to_numpy(dtype=np.int64) // 24
+    # Weeks and weekdays of the clinic-local start (lh: local hours since 1970-01-01).
+    lh = hours.keys["lh"].astype(np.int64)
+    day = lh // 24
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
     weeks = _week_numbers(scope.start, scope.end)
-    week_counts = h_tally.by(day - weekday, weeks)
-    cap_week = capacity["week_start"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    cap_week = cap["week_start"].astype("datetime64[D]").astype(np.int64)
     weekly = outcome_table(
-        {"week_start": [EPOCH_DATE + timedelta(days=w) for w in weeks]}, week_counts
+        {"week_start": [EPOCH_DATE + timedelta(days=w) for w in weeks]},
+        hours.by(day - weekday, weeks),
+        _sum_by(cap_minutes, cap_week, weeks)["capacity_minutes"],
     )
-    _with_utilization(
-        weekly,
-        week_counts["booked_minutes"],
-        _sum_by(cap_columns, cap_week, weeks)["capacity_minutes"],
-    )
-    weekday_table = outcome_table(
-        {"weekday": list(range(7)), "weekday_name": list(WEEKDAYS)},
-        h_tally.by(weekday, range(7)),
-    )
+    date_only = hours.keys["date_only"].astype(bool)
+    timed = ~date_only & (hours.keys["status"] != "cancelled")
+    cancelled = status == "cancelled"
 
     return AppointmentStats(
         organization_id=scope.organization_id,
@@ -422,36 +419,37 @@ def shape(
         days=(scope.end - scope.start).days + 1,
         overall=overall,
         by_status=by_status,
-        unresolved_past=unresolved,
-        date_only_appointments=int(hours.loc[hours["date_only"], "n"].sum()),
+        unresolved_past=int(dims.counts["appointments"][open_past].sum()),
+        date_only_appointments=int(hours.counts["appointments"][date_only].sum()),
         booked_minutes=totals["booked_minutes"],
-        capacity_minutes=int(cap_columns["capacity_minutes"].sum()),
+        capacity_minutes=int(cap_minutes["capacity_minutes"].sum()),
         by_type=type_table,
-        cancellations=cancellations(dims),
-        busiest_times=busiest_times(hours),
-        by_weekday=weekday_table,
-        by_practitioner=with_capacity("practitioner_id", practitioners, ["is_placeholder"]),
-        by_clinic=with_capacity("clinic_id", clinics, ["timezone"]),
+        cancellations=cancellations(
+            dims.keys["category"][cancelled], dims.counts["appointments"][cancelled]
+        ),
+        busiest_times=busiest_times(lh[timed], hours.counts["appointments"][timed]),
+        by_weekday=outcome_table(
+            {"weekday": list(range(7)), "weekday_name": list(WEEKDAYS)},
+            hours.by(weekday, range(7)),
+        ),
+        by_practitioner=with_capacity("practitioner_id", reference.practitioners, "is_placeholder"),
+        by_clinic=with_capacity("clinic_id", reference.clinics, "timezone"),
         weekly=weekly,
         by_lead_time=outcome_table(
             {"lead_time": list(LEAD_TIME_BUCKETS)},
-            c_tally.by(
-                cohorts["lead_bucket"].map(_LEAD_LABEL).to_numpy(dtype=object), LEAD_TIME_BUCKETS
+            cohorts.by(
+                _LEAD_LABELS[cohorts.keys["lead_bucket"].astype(np.int64)], LEAD_TIME_BUCKETS
             ),
         ),
         by_reminder=outcome_table(
             {"reminder_sent": [False, True]},
-            c_tally.by(cohorts["reminder_sent"].to_numpy(dtype=bool), [False, True]),
+            cohorts.by(cohorts.keys["reminder_sent"].astype(bool), [False, True]),
         ),
         by_age_group=outcome_table(
             {"age_group": list(AGE_GROUPS)},
-            c_tally.by(cohorts["age_group"].map(_AGE_LABEL).to_numpy(dtype=object), AGE_GROUPS),
+            cohorts.by(_AGE_LABELS[cohorts.keys["age_group"].astype(np.int64)], AGE_GROUPS),
         ),
     )
-
-
-def _empty_sets() -> dict[int, pd.DataFrame]:
-    return split_sets([])
 
 
 # --------------------------------------------------------------------------- the service
@@ -487,30 +485,48 @@ def get_appointment_stats(
         appointment_type_id=appointment_type_id,
     )
     with ctx.db.read() as session:
-        if frame(session, organization_query(organization_id)).empty:
-            raise LookupError(f"organization {organization_id} not found")
-        clinics = frame(session, clinics_query(organization_id))
-        practitioners = frame(session, practitioners_query(organization_id))
-        types = frame(session, types_query(organization_id))
-        for value, table, what in (
-            (practitioner_id, practitioners, "practitioner"),
-            (clinic_id, clinics, "clinic"),
-            (appointment_type_id, types, "appointment type"),
+        reference = _reference(
+            rows(session, reference_query(organization_id, practitioner_id)), organization_id
+        )
+        for value, known, what in (
+            (practitioner_id, reference.practitioners, "practitioner"),
+            (clinic_id, reference.clinics, "clinic"),
+            (appointment_type_id, reference.types, "appointment type"),
         ):
-            if value is not None and value not in set(table["id"].tolist()):
+            if value is not None and value not in known:
                 raise ValueError(f"{what} {value} is not in organization {organization_id}")
-        if clinic_id is not None:
-            clinics = clinics[clinics["id"] == clinic_id]
-        zones = dict(zip(clinics["id"].tolist(), clinics["timezone"].tolist(), strict=True))
+        zones = {
+            cid: tz
+            for cid, (_, tz) in reference.clinics.items()
+            if clinic_id is None or cid == clinic_id
+        }
         if zones:
             statement = AggregateStatement(ctx.db.dialect, scope, list(zones.items()))
             sets = run_aggregate(session, statement)
             schedules = frame(session, schedules_query(scope))
             exceptions = frame(session, exceptions_query(scope, statement.lo, statement.hi))
+            capacity = capacity_by_week(schedules, exceptions, zones, start, end)
         else:
-            sets = _empty_sets()
-            schedules = exceptions = pd.DataFrame()
-    capacity = (
-        capacity_by_week(schedules, exceptions, zones, start, end) if zones else empty_capacity()
-    )
-    return shape(scope, sets, capacity, clinics, practitioners, types)
+            sets, capacity = split_sets([]), empty_capacity()
+    return shape(scope, sets, capacity, reference)
+
+
+def _reference(found: list[tuple[Any, ...]], organization_id: int) -> Reference:
+    by_kind: dict[str, dict[int, tuple[Any, Any]]] = {
+        "organization": {},
+        "clinic": {},
+        "practitioner": {},
+        "type": {},
+    }
+    for kind, id_, name, detail, flag in found:
+        if kind == "clinic":
+            by_kind[kind][int(id_)] = (name, detail)
+        elif kind == "practitioner":
+            by_kind[kind][int(id_)] = (name, bool(flag))
+        elif kind == "type":
+            by_kind[kind][int(id_)] = (detail, name)
+        else:
+            by_kind[kind][int(id_)] = (name, None)
+    if not by_kind["organization"]:
+        raise LookupError(f"organization {organization_id} not found")
+    return Reference(by_kind["clinic"], by_kind["practitioner"], by_kind["type"])

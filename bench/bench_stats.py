@@ -1,0 +1,122 @@
+"""Statistics: ``get_appointment_stats`` over 12 months of the large organization, and of
+one practitioner, beside the floor: the very same statements (the grouped aggregate with
+its SET LOCAL prelude, and the lookups) run on a raw psycopg connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql
+
+from bench.harness import BenchEnv, Case, benchmark
+from data.models import Appointment, Organization
+from data.stats_queries import (
+    AggregateStatement,
+    StatsScope,
+    exceptions_query,
+    reference_query,
+    rows,
+    schedules_query,
+)
+from domain.stats import get_appointment_stats
+
+
+def _org_id(env: BenchEnv) -> int:
+    if "org_id" not in env.facts:
+        with env.db.read() as s:
+            env.facts["org_id"] = s.scalars(
+                select(Organization.id).where(Organization.name == "Metro Health System")
+            ).one()
+    return int(env.facts["org_id"])
+
+
+def _period() -> tuple[date, date]:
+    """The last twelve months, up to yesterday."""
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    return end.replace(year=end.year - 1) + timedelta(days=1), end
+
+
+def _raw(query: Any) -> tuple[str, dict[str, Any]]:
+    compiled = query.compile(dialect=postgresql.dialect())
+    return str(compiled), dict(compiled.params)
+
+
+def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
+    """The statements get_appointment_stats runs, as raw SQL in one transaction."""
+    reference = reference_query(scope.organization_id, scope.practitioner_id)
+    with env.db.read() as s:
+        clinics = [(r[1], r[3]) for r in rows(s, reference) if r[0] == "clinic"]
+    statement = AggregateStatement("postgresql", scope, clinics)
+    aggregate = statement.sql()
+    first = _raw(reference)
+    last = [_raw(schedules_query(scope)), _raw(exceptions_query(scope, statement.lo, statement.hi))]
+
+    def run() -> int:
+        found = 0
+        with env.raw.transaction(), env.raw.cursor() as cur:
+            cur.execute(*first)
+            found += len(cur.fetchall())
+            for sql in statement.prelude():
+                cur.execute(sql)
+            cur.execute(aggregate)
+            found += len(cur.fetchall())
+            for sql, params in last:
+                cur.execute(sql, params)
+                found += len(cur.fetchall())
+        return found
+
+    return run
+
+
+def _case(env: BenchEnv, practitioner_id: int | None, target_ms: float, repeat: int) -> Case:
+    org = _org_id(env)
+    start, end = _period()
+    scope = StatsScope(org, start, end, datetime.now(UTC), practitioner_id=practitioner_id)
+
+    def operation() -> int:
+        stats = get_appointment_stats(env.ctx, org, start, end, practitioner_id=practitioner_id)
+        return stats.total
+
+    with env.db.read() as s:
+        q = select(func.count()).where(
+            Appointment.organization_id == org,
+            Appointment.start_at >= datetime.combine(start, datetime.min.time(), UTC),
+            Appointment.start_at
+            < datetime.combine(end, datetime.min.time(), UTC) + timedelta(days=1),
+        )
+        if practitioner_id is not None:
+            q = q.where(Appointment.practitioner_id == practitioner_id)
+        rows = int(s.execute(q).scalar_one())
+    total = operation()
+    # Clinic-local days shift the edges by a few hours against this UTC count.
+    assert total > 0 and abs(total - rows) <= rows * 0.01, "stats total disagrees with a count"
+    return Case(
+        operation=operation,
+        floor=_floor(env, scope),
+        repeat=repeat,
+        warmup=1,
+        target_ms=target_ms,
+        max_ratio=1.5,
+        note=f"{total:,} appointments",
+    )
+
+
+@benchmark("stats: full organization, 12 months")
+def full_organization(env: BenchEnv) -> Case:
+    return _case(env, None, target_ms=400, repeat=12)
+
+
+@benchmark("stats: one practitioner, 12 months")
+def one_practitioner(env: BenchEnv) -> Case:
+    with env.db.read() as s:
+        busiest = s.execute(
+            select(Appointment.practitioner_id)
+            .where(Appointment.organization_id == _org_id(env))
+            .group_by(Appointment.practitioner_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).scalar_one()
+    return _case(env, int(busiest), target_ms=50, repeat=30)
