@@ -78,8 +78,9 @@ def block_occurrences(
     if schedules.empty:
         return empty
     s = schedules[schedules["clinic_id"].isin(list(zones))]
-    first, last = pd.Timestamp(start).value, pd.Timestamp(end).value
-    day_ns = np.arange(first, last + 1, _DAY_NS, dtype=np.int64)
+    # Not np.arange(first, last, step): its length is computed in floating point and can
+    # drop the last day at nanosecond magnitudes.
+    day_ns = pd.Timestamp(start).value + np.arange((end - start).days + 1) * _DAY_NS
     day_wd = (day_ns // _DAY_NS + 3) % 7  # 1970-01-01 was a Thursday
     valid_from = _day_ns(s["valid_from"], np.iinfo(np.int64).min)
     valid_to = _day_ns(s["valid_to"], np.iinfo(np.int64).max)

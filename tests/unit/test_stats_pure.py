@@ -123,3 +123,17 @@ def test_rates_over_nothing_are_zero() -> None:
     assert rate(3, 0) == 0.0 and rate(1, 4) == 0.25
     empty = Outcomes()
     assert (empty.no_show_rate, empty.completion_rate, empty.cancellation_rate) == (0, 0, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    days=st.integers(min_value=0, max_value=800),
+)
+def test_every_day_of_any_period_is_laid_out_including_the_last(start: date, days: int) -> None:
+    from datetime import timedelta
+
+    end = start + timedelta(days=days)
+    every_day = _schedules(*[(1, 1, wd, time(10), time(11), 1) for wd in range(7)])
+    table = capacity_by_week(every_day, _exceptions(), {1: "Asia/Tokyo"}, start, end)
+    assert table["capacity_minutes"].sum() == 60 * (days + 1)
