@@ -68,8 +68,10 @@ from data.stats_queries import (
     split_sets,
 )
 from data.vocabulary import APPOINTMENT_STATUSES, CANCELLATION_CATEGORIES
+from domain.actor import Actor
 from domain.capacity import capacity_by_week, empty_capacity
 from domain.context import AppContext
+from domain.permissions import Permission, PermissionDenied, require
 
 # Statuses that say the visit happened or was missed; open ones become due once past.
 ATTENDED_OR_MISSED: tuple[str, ...] = ("completed", "no-show", "arrived", "in-progress")
@@ -463,14 +465,22 @@ def get_appointment_stats(
     practitioner_id: int | None = None,
     clinic_id: int | None = None,
     appointment_type_id: int | None = None,
+    *,
+    actor: Actor | None = None,
 ) -> AppointmentStats:
     """Statistics of an organization's appointments on the local dates ``start`` to
     ``end`` (both inclusive), optionally for one practitioner, clinic or appointment type.
 
+    ``actor`` (default: the system, for scripts and jobs) must hold ``view_analytics`` and,
+    unless it is the system, act for this organization; otherwise ``PermissionDenied``.
     Raises ``LookupError`` for an unknown organization and ``ValueError`` for a period that
     ends before it starts or a filter that names another organization's practitioner,
     clinic or type. Definitions: see the module docstring.
     """
+    actor = actor or Actor.system()
+    require(actor, Permission.VIEW_ANALYTICS)
+    if not actor.is_system and actor.organization_id != organization_id:
+        raise PermissionDenied("You can only see your own organization's statistics.")
     if isinstance(start, datetime) or isinstance(end, datetime):
         raise TypeError("start and end are calendar dates, not datetimes")
     if end < start:

@@ -40,8 +40,10 @@ import pandas as pd
 import pytest
 
 from data.db import Database
+from domain.actor import Actor
 from domain.clock import fixed_clock
 from domain.context import AppContext
+from domain.permissions import PermissionDenied
 from domain.stats import (
     AGE_GROUPS,
     LEAD_TIME_BUCKETS,
@@ -395,6 +397,19 @@ def test_an_organization_without_clinics_gets_empty_tables(db: Database) -> None
     assert st.total == 0 and st.by_practitioner.empty and st.by_type.empty
     assert st.busiest_times.shape == (7, 24)
     _assert_no_nan(st)
+
+
+def test_only_analytics_roles_of_the_organization_see_its_statistics(db: Database) -> None:
+    w = build_week(db)
+    ctx = AppContext(Settings(database_url=db.url), db, fixed_clock(NOW))
+    manager = Actor(user_id=1, name="M", role="manager", organization_id=w.org)
+    assert get_appointment_stats(ctx, w.org, MON, SUN, actor=manager).total == 12
+    for refused in (
+        Actor(user_id=2, name="F", role="front-desk", organization_id=w.org),
+        Actor(user_id=3, name="M2", role="manager", organization_id=w.other_org),
+    ):
+        with pytest.raises(PermissionDenied):
+            get_appointment_stats(ctx, w.org, MON, SUN, actor=refused)
 
 
 def test_bad_periods_and_unknown_organizations_are_refused(db: Database) -> None:
