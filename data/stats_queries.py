@@ -407,11 +407,16 @@ class AggregateStatement:
         return d.grouped(r4)
 
 
-def run_aggregate(session: Session, statement: AggregateStatement) -> dict[int, pd.DataFrame]:
+# One grouping set's rows: its key columns and n, minutes, as equal-length arrays.
+GroupedRows = dict[str, np.ndarray]
+
+
+def run_aggregate(session: Session, statement: AggregateStatement) -> dict[int, GroupedRows]:
     """Execute the statement in the session's transaction.
 
-    Returns the grouped rows by grouping set (DIMENSIONS, HOURS, COHORTS), each frame with
-    its own keys and n, minutes; booleans as bool, ids and counts as int64.
+    Returns the grouped rows by grouping set (DIMENSIONS, HOURS, COHORTS), each with its
+    own keys and n, minutes; booleans as bool, ids, hours and counts as int64, status and
+    category as objects.
     """
     connection = session.connection()
     for sql in statement.prelude():
@@ -426,12 +431,12 @@ def run_aggregate(session: Session, statement: AggregateStatement) -> dict[int, 
     return split_sets(rows)
 
 
-def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, pd.DataFrame]:
-    """Rows of the statement (AGGREGATE_COLUMNS order) as one typed frame per set."""
+def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, GroupedRows]:
+    """Rows of the statement (AGGREGATE_COLUMNS order) as typed arrays per set."""
     table = np.array(rows, dtype=object).reshape(len(rows), len(AGGREGATE_COLUMNS))
     index = {c: i for i, c in enumerate(AGGREGATE_COLUMNS)}
     grp = table[:, 0].astype(np.int64)
-    out: dict[int, pd.DataFrame] = {}
+    out: dict[int, GroupedRows] = {}
     for set_id, keys in _SET_KEYS.items():
         part = table[grp == set_id]
         columns: dict[str, np.ndarray] = {}
@@ -443,7 +448,7 @@ def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, pd.DataFrame]:
                 columns[column] = values.astype(bool)
             else:
                 columns[column] = values.astype(np.float64).astype(np.int64)
-        out[set_id] = pd.DataFrame(columns)
+        out[set_id] = columns
     return out
 
 

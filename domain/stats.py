@@ -57,6 +57,7 @@ from data.stats_queries import (
     LEAD_AFTER,
     LEAD_SAME_DAY,
     AggregateStatement,
+    GroupedRows,
     StatsScope,
     day_number,
     exceptions_query,
@@ -276,8 +277,8 @@ def _sum_by(
 class _Tally:
     """Outcome counts of grouped rows (status, past, n, minutes), summable by any key."""
 
-    def __init__(self, rows: pd.DataFrame) -> None:
-        self.keys = {c: rows[c].to_numpy() for c in rows.columns}
+    def __init__(self, rows: GroupedRows) -> None:
+        self.keys = rows
         status = self.keys["status"].astype(object)
         n = self.keys["n"].astype(np.int64)
         cancelled = status == "cancelled"
@@ -353,7 +354,7 @@ class Reference:
 
 def shape(
     scope: StatsScope,
-    sets: dict[int, pd.DataFrame],
+    sets: dict[int, GroupedRows],
     capacity: pd.DataFrame,
     reference: Reference,
 ) -> AppointmentStats:
