@@ -2,9 +2,12 @@
 
 Every appointment of a period is read once, by one statement, and leaves the database as
 a few thousand grouped rows; pandas shapes those. The statement works in each clinic's
-local time without per-row time-zone calls: the UTC offsets that apply during the period
-are worked out here (zoneinfo, DST-correct) and written into the SQL as a small decision
-tree over epoch seconds, so the same integer arithmetic runs on SQLite and PostgreSQL.
+local time without per-row time-zone calls (SQLite has none, and PostgreSQL's are slow at
+this volume): the UTC offsets that apply around the period are worked out here (zoneinfo,
+DST-correct) and written into the SQL as a small decision tree that compares the stored
+instant with the transition instants. Local seconds since 1970 = epoch seconds + offset;
+local days, hours, weekdays and calendar dates follow by arithmetic, the same on both
+stores.
 
 The one statement groups three ways at once (GROUPING SETS on PostgreSQL, UNION ALL over
 a shared derived table on SQLite):
@@ -202,8 +205,11 @@ class _Postgres(_Dialect):
         return f"CAST(to_char({column}, 'YYYYMMDD') AS integer)"
 
     def lookup(self, column: str, values: dict[int, int]) -> str:
-        # An array subscript costs one step whatever the number of clinics.
+        # An array subscript costs one step whatever the number of clinics, as long as the
+        # ids are close enough together for a small array.
         lo, hi = min(values), max(values)
+        if hi - lo >= 4 * len(values) + 256:
+            return super().lookup(column, values)
         items = ",".join(str(values.get(k, -1)) for k in range(lo, hi + 1))
         return f"('{{{items}}}'::int[])[{column} - {lo - 1}]"
 

@@ -90,7 +90,8 @@ def build_week(database: Database) -> Week:
     with database.transaction() as s:
         org = make_org(s, name="Harbor", timezone=NY)
         main = make_clinic(s, org, name="Main", timezone=NY)
-        west = make_clinic(s, org, name="West", timezone=LA)
+        # Far-apart clinic ids: the zone lookup cannot be a small array.
+        west = make_clinic(s, org, name="West", timezone=LA, id=main.id + 5000)
         fu = make_type(s, org, "follow-up", 30)
         np_ = make_type(s, org, "new-patient", 60)
         dr_a = make_practitioner(s, org, [main], name="Dr A")
