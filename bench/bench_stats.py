@@ -14,9 +14,11 @@ from sqlalchemy.dialects import postgresql
 from bench.harness import BenchEnv, Case, benchmark
 from data.models import Appointment, Organization
 from data.stats_queries import (
-    AggregateStatement,
     StatsScope,
+    dialect_for,
     exceptions_query,
+    patient_span_query,
+    prepare_statement,
     reference_query,
     rows,
     schedules_query,
@@ -49,16 +51,22 @@ def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
     reference = reference_query(scope.organization_id, scope.practitioner_id)
     with env.db.read() as s:
         clinics = [(r[1], r[3]) for r in rows(s, reference) if r[0] == "clinic"]
-    statement = AggregateStatement("postgresql", scope, clinics)
+        statement = prepare_statement(s, scope, clinics)
     aggregate = statement.sql()
-    first = _raw(reference)
+    snapshot = dialect_for("postgresql").snapshot()
+    first = [_raw(reference)]
+    if statement.first_patient_id is not None:
+        first.append(_raw(patient_span_query(scope.organization_id)))
     last = [_raw(schedules_query(scope)), _raw(exceptions_query(scope, statement.lo, statement.hi))]
 
     def run() -> int:
         found = 0
         with env.raw.transaction(), env.raw.cursor() as cur:
-            cur.execute(*first)
-            found += len(cur.fetchall())
+            for sql in snapshot:
+                cur.execute(sql)
+            for sql, params in first:
+                cur.execute(sql, params)
+                found += len(cur.fetchall())
             for sql in statement.prelude():
                 cur.execute(sql)
             cur.execute(aggregate)

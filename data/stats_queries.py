@@ -35,13 +35,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import CompoundSelect, Select, String, literal, or_, select, union_all
+from sqlalchemy import CompoundSelect, Select, String, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from data.models import (
     AppointmentType,
     Clinic,
     Organization,
+    Patient,
     Practitioner,
     Schedule,
     ScheduleException,
@@ -103,6 +104,11 @@ class StatsScope:
     clinic_id: int | None = None
     appointment_type_id: int | None = None
 
+    @property
+    def wide(self) -> bool:
+        """No practitioner or clinic filter: most of the organization's rows are read."""
+        return self.practitioner_id is None and self.clinic_id is None
+
 
 # --------------------------------------------------------------------------- time zones
 
@@ -153,12 +159,22 @@ def day_number(day: date) -> int:
 
 class _Dialect:
     name: ClassVar[str]
+    arrays: ClassVar[bool] = False
     # Keeps the planner from copying a derived column's expression into every place that
     # uses it (neither store eliminates common subexpressions).
     fence: ClassVar[str]
 
     def prelude(self, wide: bool) -> list[str]:
         return []
+
+    def snapshot(self) -> list[str]:
+        """Statements that make every later read of the transaction see one snapshot."""
+        return []
+
+    def birth_by_index(self, organization_id: int, first_id: int, ymd: str) -> str | None:
+        """The visit's patient's birth YYYYMMDD looked up by ``patient_id - first_id`` in
+        an array built once per statement, or None where the store has no arrays."""
+        return None
 
     def epoch(self, column: str) -> str:
         raise NotImplementedError
@@ -183,6 +199,7 @@ class _Dialect:
 
 class _Postgres(_Dialect):
     name = "postgresql"
+    arrays = True
     fence = "OFFSET 0"
 
     def prelude(self, wide: bool) -> list[str]:
@@ -191,6 +208,20 @@ class _Postgres(_Dialect):
         # memory when the whole organization is read. Transaction-local, one round trip.
         memory = ", set_config('work_mem', '64MB', true)" if wide else ""
         return [f"SELECT set_config('jit', 'off', true){memory}"]
+
+    def snapshot(self) -> list[str]:
+        # Reference rows, the aggregate, schedules and exceptions then agree with each
+        # other even while bookings are being written.
+        return ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
+
+    def birth_by_index(self, organization_id: int, first_id: int, ymd: str) -> str | None:
+        # One array of every patient's birth date (0 = unknown), then a subscript per row:
+        # much cheaper than hash-joining hundreds of thousands of rows to the patients.
+        births = (
+            f"(SELECT array_agg(COALESCE({ymd}, 0) ORDER BY id) FROM patients "
+            f"WHERE organization_id = {int(organization_id)})"
+        )
+        return f"NULLIF({births}[a.patient_id - {int(first_id) - 1}], 0)"
 
     def epoch(self, column: str) -> str:
         return f"date_part('epoch', {column})"
@@ -281,7 +312,15 @@ def _tree(boundaries: Sequence[object], values: Sequence[str], column: str) -> s
 class AggregateStatement:
     """The one grouped statement for a scope, plus the UTC window it reads."""
 
-    def __init__(self, dialect: str, scope: StatsScope, clinics: Sequence[tuple[int, str]]) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        scope: StatsScope,
+        clinics: Sequence[tuple[int, str]],
+        first_patient_id: int | None = None,
+    ) -> None:
+        """``first_patient_id``: set when the organization's patient ids are one unbroken
+        run starting there (see ``dense_patient_ids``), which allows a lookup by index."""
         if not clinics:
             raise ValueError("a statistics statement needs at least one clinic")
         self.d = dialect_for(dialect)
@@ -297,11 +336,11 @@ class AggregateStatement:
         self.segments = [offset_segments(z, lo_epoch, hi_epoch) for z in self.zones]
         self.first_day = day_number(scope.start)
         self.last_day = day_number(scope.end)
+        self.first_patient_id = first_patient_id
 
     @property
     def wide(self) -> bool:
-        """No practitioner or clinic filter: most of the organization's rows are read."""
-        return self.scope.practitioner_id is None and self.scope.clinic_id is None
+        return self.scope.wide
 
     def prelude(self) -> list[str]:
         return self.d.prelude(self.wide)
@@ -357,10 +396,17 @@ class AggregateStatement:
             past = "0"
         else:
             past = f"CASE WHEN a.start_at < {d.timestamp(s.now)} THEN 1 ELSE 0 END"
-        # Without a narrowing filter nearly every patient is joined: compute the birth date
-        # once per patient (fenced) and hash-join. A narrow scope looks each one up by key
-        # instead of hashing the whole patient list.
-        if self.wide:
+        # Without a narrowing filter nearly every patient is needed: look birth dates up by
+        # index where ids allow it, else compute them once per patient (fenced) and
+        # hash-join. A narrow scope looks each one up by key instead.
+        by_index = (
+            d.birth_by_index(s.organization_id, self.first_patient_id, d.birth_ymd("birth_date"))
+            if self.wide and self.first_patient_id is not None
+            else None
+        )
+        if by_index is not None:
+            birth, patients = by_index, ""
+        elif self.wide:
             birth = "p.birth"
             patients = (
                 f"JOIN (SELECT id, {d.birth_ymd('birth_date')} AS birth FROM patients "
@@ -490,6 +536,40 @@ def reference_query(organization_id: int, practitioner_id: int | None = None) ->
             literal("type"), AppointmentType.id, AppointmentType.name, AppointmentType.code, no
         ).where(AppointmentType.organization_id == organization_id),
     )
+
+
+def patient_span_query(organization_id: int) -> AnySelect:
+    return select(func.min(Patient.id), func.max(Patient.id), func.count()).where(
+        Patient.organization_id == organization_id
+    )
+
+
+def prepare_statement(
+    session: Session, scope: StatsScope, clinics: Sequence[tuple[int, str]]
+) -> AggregateStatement:
+    """The aggregate for a scope on the session's store, with the patient lookup by index
+    where the store and the organization's patient ids allow it."""
+    dialect = session.connection().dialect.name
+    first = None
+    if scope.wide and dialect_for(dialect).arrays:
+        first = dense_patient_ids(session, scope.organization_id)
+    return AggregateStatement(dialect, scope, clinics, first)
+
+
+def dense_patient_ids(session: Session, organization_id: int) -> int | None:
+    """The first patient id when the organization's patient ids form one unbroken run
+    (one organization per database, or patients imported in bulk), else None."""
+    first, last, count = session.connection().execute(patient_span_query(organization_id)).one()
+    if not count or last - first + 1 != count:
+        return None
+    return int(first)
+
+
+def begin_snapshot(session: Session) -> None:
+    """Make the rest of the session's transaction read one consistent snapshot."""
+    connection = session.connection()
+    for sql in dialect_for(connection.dialect.name).snapshot():
+        connection.exec_driver_sql(sql)
 
 
 def schedules_query(scope: StatsScope) -> AnySelect:

@@ -56,12 +56,13 @@ from data.stats_queries import (
     LEAD_31_PLUS,
     LEAD_AFTER,
     LEAD_SAME_DAY,
-    AggregateStatement,
     GroupedRows,
     StatsScope,
+    begin_snapshot,
     day_number,
     exceptions_query,
     frame,
+    prepare_statement,
     reference_query,
     rows,
     run_aggregate,
@@ -496,6 +497,7 @@ def get_appointment_stats(
         appointment_type_id=appointment_type_id,
     )
     with ctx.db.read() as session:
+        begin_snapshot(session)
         reference = _reference(
             rows(session, reference_query(organization_id, practitioner_id)), organization_id
         )
@@ -512,7 +514,7 @@ def get_appointment_stats(
             if clinic_id is None or cid == clinic_id
         }
         if zones:
-            statement = AggregateStatement(ctx.db.dialect, scope, list(zones.items()))
+            statement = prepare_statement(session, scope, list(zones.items()))
             sets = run_aggregate(session, statement)
             schedules = frame(session, schedules_query(scope))
             exceptions = frame(session, exceptions_query(scope, statement.lo, statement.hi))

@@ -40,6 +40,7 @@ import pandas as pd
 import pytest
 
 from data.db import Database
+from data.stats_queries import dense_patient_ids
 from domain.actor import Actor
 from domain.clock import fixed_clock
 from domain.context import AppContext
@@ -113,7 +114,11 @@ def build_week(database: Database) -> Week:
             clinic=west,
             reason="other",
         )
+        other = make_org(s, name="Elsewhere", timezone=NY)
         child = make_patient(s, org, birth_date=date(2018, 5, 1))
+        # A patient of another organization between ours: our patient ids are not one
+        # unbroken run, so birth dates come by a join (the demo data covers the other way).
+        o_pat = make_patient(s, other)
         teen = make_patient(s, org, birth_date=date(2008, 2, 4))
         adult = make_patient(s, org, birth_date=date(1990, 1, 1))
         mid = make_patient(s, org, birth_date=date(1961, 2, 6))
@@ -166,12 +171,10 @@ def build_week(database: Database) -> Week:
         appt(adult, dr_a, main, fu, local(day(7), time(0, 30), NY), "completed",
              local(day(-3), time(9), NY))  # fmt: skip
 
-        other = make_org(s, name="Elsewhere", timezone=NY)
         o_clinic = make_clinic(s, other, timezone=NY)
         o_type = make_type(s, other, "follow-up", 30)
         o_dr = make_practitioner(s, other, [o_clinic])
         make_schedule(s, o_dr, o_clinic)
-        o_pat = make_patient(s, other)
         appt(o_pat, o_dr, o_clinic, o_type, local(day(0), time(9), NY), "no-show",
              local(day(-5), time(9), NY))  # fmt: skip
         return Week(
@@ -356,6 +359,17 @@ def test_another_organization_is_never_counted(db: Database) -> None:
         stats_of(db, w.org, practitioner_id=w.other_practitioner)
     with pytest.raises(ValueError, match="not in organization"):
         stats_of(db, w.other_org, clinic_id=w.main)
+
+
+def test_patient_ids_in_one_run_are_recognised(db: Database) -> None:
+    w = build_week(db)
+    with db.transaction() as s:
+        alone = make_org(s, name="Alone", timezone=NY)
+        first = make_patient(s, alone).id
+        make_patient(s, alone)
+    with db.read() as s:
+        assert dense_patient_ids(s, alone.id) == first
+        assert dense_patient_ids(s, w.org) is None  # interleaved with another organization
 
 
 def _assert_no_nan(st: AppointmentStats) -> None:
