@@ -156,6 +156,14 @@ class Outcomes:
 class AppointmentStats:
     """Statistics of one organization's appointments over a period.
 
+    Figures: ``days`` (calendar days of the period), ``overall`` (Outcomes of every
+    appointment), ``by_status`` (all eight statuses, zeros included), ``unresolved_past``
+    (due but still pending/booked/confirmed), ``date_only_appointments`` (no time of day),
+    ``booked_minutes`` and ``capacity_minutes``; properties ``total``, ``average_per_day``,
+    ``no_show_rate``, ``completion_rate``, ``cancellation_rate``, ``utilization``,
+    ``booked_ahead`` (lead >= 1 day) and ``lead_time(buckets)``. ``as_of`` is the instant
+    that decided which appointments were past.
+
     Tables (DataFrames; ``<outcomes>`` stands for the columns appointments, cancelled, due,
     completed, no_shows (ints) and no_show_rate, completion_rate, cancellation_rate
     (floats 0-1); utilization columns are booked_minutes, capacity_minutes (ints) and
@@ -246,7 +254,6 @@ class AppointmentStats:
 
 # --------------------------------------------------------------------------- pure shaping
 
-_UTILIZATION = ("booked_minutes", "capacity_minutes", "utilization")
 _LEAD_LABELS = np.array([_LEAD_LABEL[i] for i in range(len(_LEAD_LABEL))], dtype=object)
 _AGE_LABELS = np.array([_AGE_LABEL[i] for i in range(len(_AGE_LABEL))], dtype=object)
 
