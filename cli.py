@@ -1,4 +1,5 @@
-"""`appointments` console command: serve, migrate, seed, accounts (and later import/reminders).
+"""`appointments` console command: serve, migrate, seed, accounts, import-history (later
+reminders).
 
 Each sub-command is one piece of `make run`, usable on its own.
 """
@@ -9,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from settings import Settings, get_settings
 
@@ -208,6 +211,134 @@ def _set_password(args: argparse.Namespace, settings: Settings) -> int:
         ctx.db.dispose()
     print(f"password of {user.email} changed; their open sessions have ended")
     return 0
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    from domain.history_formats import FORMATS
+
+    p.add_argument("file", type=Path, help="CSV file, plain or gzip")
+    p.add_argument(
+        "--organization", required=True, help="organization name; created if it does not exist"
+    )
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=sorted(FORMATS),
+        help="the column mapping of the source system (see README, 'Importing history')",
+    )
+    p.add_argument("--dry-run", action="store_true", help="check the file and count; write nothing")
+    p.add_argument(
+        "--timezone",
+        default=None,
+        help="time zone of a new organization and new clinics (default: the format's)",
+    )
+    p.add_argument(
+        "--issues-file",
+        type=Path,
+        default=None,
+        help="also write every error and warning to this CSV file",
+    )
+
+
+ISSUES_SHOWN = 50
+
+
+@command(
+    "import-history",
+    "import past appointments from another system's CSV export (plain or gzip)",
+    _import_args,
+)
+def _import_history(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.context import AppContext
+    from domain.history_import import HistoryFileError, import_history
+
+    ctx = AppContext.from_settings(settings)
+    progress = _ProgressBars()
+    try:
+        report = import_history(
+            ctx,
+            args.file,
+            organization=args.organization,
+            format_name=args.format,
+            dry_run=args.dry_run,
+            timezone=args.timezone,
+            progress=progress,
+        )
+    except (HistoryFileError, ValueError) as exc:
+        progress.close()
+        print(f"error: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+        return 2
+    finally:
+        progress.close()
+        ctx.db.dispose()
+
+    verb = "would import" if report.dry_run else "imported"
+    org_note = " (new)" if report.organization_created else ""
+    print(f"read {report.rows_read:,} rows from {args.file} as {report.format_name}")
+    print(
+        f"{verb} {report.appointments_imported:,} appointments into "
+        f'"{report.organization}"{org_note} in {report.seconds:.1f} s; '
+        f"{report.appointments_already_present:,} were already there, "
+        f"{report.rows_rejected:,} rows rejected"
+    )
+    print(
+        f"{'would create' if report.dry_run else 'created'}: {report.patients_created:,} "
+        f"patients, {report.clinics_created:,} clinics, "
+        f"{report.practitioners_created:,} unknown-practitioner placeholders"
+    )
+    for title, issues in (
+        ("warnings (imported as recorded)", report.warnings),
+        ("errors (rows not imported)", report.errors),
+    ):
+        if not issues:
+            continue
+        print(f"{title}: {len(issues):,}")
+        for issue in issues[:ISSUES_SHOWN]:
+            print(f"  {issue}")
+        if len(issues) > ISSUES_SHOWN:
+            print(f"  ... and {len(issues) - ISSUES_SHOWN:,} more (see --issues-file)")
+    if args.issues_file is not None:
+        _write_issues(args.issues_file, report)
+        print(f"all errors and warnings written to {args.issues_file}")
+    if report.dry_run:
+        print("dry run: nothing was written")
+    return 1 if report.errors else 0
+
+
+class _ProgressBars:
+    """One console progress bar per import stage (shown only on a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(total=total, desc=stage, unit=" rows", disable=None, leave=False)
+        if self._bar is not None:
+            if total is not None:
+                self._bar.total = total
+            self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._stage = None, None
+
+
+def _write_issues(path: Path, report: Any) -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["line", "appointment_id", "severity", "code", "message"])
+        for severity, issues in (("error", report.errors), ("warning", report.warnings)):
+            for i in issues:
+                out.writerow([i.line, i.appointment_id or "", severity, i.code, i.message])
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,158 @@
+"""The real Vitória 2016 history (110,527 appointments nobody here made), imported whole into
+each store once per module: nothing lost, nothing doubled, the known anomalies reported,
+and the published no-show figures reproduced through the dashboard's own statistics.
+
+The file is read from ../shared/data and never copied into the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from data.db import Database
+from data.migrate import upgrade
+from data.models import Appointment, Clinic, Organization, Patient, Practitioner
+from domain.clock import fixed_clock
+from domain.context import AppContext
+from domain.history_import import ImportReport, import_history
+from settings import Settings
+from tests.conftest import BACKENDS, PostgresServer, new_database_url, unavailable
+
+pytestmark = pytest.mark.slow
+
+FILE_NAME = "noshow-vitoria-2016.csv.gz"
+ORGANIZATION = "Vitória public clinics"
+NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+ROWS = 110_527
+# From the data set's README: rows booked after their appointment day, by line and id.
+BOOKED_AFTER_VISIT = {
+    (27035, "5679978"),
+    (55228, "5715660"),
+    (64177, "5664962"),
+    (71535, "5686628"),
+    (72364, "5655637"),
+}
+SCIENTIFIC_PATIENT_IDS = {
+    "9377952927E-5",
+    "53761528476E-5",
+    "14172416655E-5",
+    "3921784439E-5",
+    "4374175652E-5",
+}
+
+
+@dataclass
+class Imported:
+    ctx: AppContext
+    organization_id: int
+    first: ImportReport
+    second: ImportReport
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def imported(
+    request: pytest.FixtureRequest,
+    shared_data_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PostgresServer,
+) -> Iterator[Imported]:
+    path = shared_data_dir / FILE_NAME
+    if not path.is_file():
+        unavailable(f"{FILE_NAME} not found in {shared_data_dir}")
+    url = new_database_url(request.param, "noshow", tmp_path_factory.mktemp("noshow"), pg_server)
+    upgrade(url)
+    db = Database(url)
+    ctx = AppContext(settings=Settings(database_url=url), db=db, clock=fixed_clock(NOW))
+    try:
+        first = import_history(
+            ctx, path, organization=ORGANIZATION, format_name="kaggle-noshow-2016"
+        )
+        second = import_history(
+            ctx, path, organization=ORGANIZATION, format_name="kaggle-noshow-2016"
+        )
+        with db.read() as s:
+            org_id = s.scalars(
+                select(Organization.id).where(Organization.name == ORGANIZATION)
+            ).one()
+        yield Imported(ctx, org_id, first, second)
+    finally:
+        db.dispose()
+
+
+def count(imported: Imported, model: type) -> int:
+    with imported.ctx.db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_every_row_of_the_file_is_imported_exactly_once(imported: Imported) -> None:
+    first = imported.first
+    assert first.rows_read == ROWS
+    assert first.appointments_imported == ROWS and first.errors == []
+    assert first.accounted_for()
+    assert count(imported, Appointment) == ROWS
+    assert count(imported, Patient) == first.patients_created == 62_299
+    assert count(imported, Clinic) == first.clinics_created == 81
+    assert count(imported, Practitioner) == first.practitioners_created == 81
+
+
+def test_the_whole_file_imports_in_under_a_minute(imported: Imported) -> None:
+    assert imported.first.seconds < 60
+
+
+def test_importing_the_same_file_again_adds_nothing(imported: Imported) -> None:
+    second = imported.second
+    assert second.appointments_imported == 0
+    assert second.appointments_already_present == ROWS
+    assert second.patients_created == second.clinics_created == second.practitioners_created == 0
+    assert second.accounted_for()
+    assert count(imported, Appointment) == ROWS
+    assert count(imported, Patient) == 62_299
+
+
+def test_the_warnings_name_the_late_bookings_and_the_impossible_age(imported: Imported) -> None:
+    warnings = imported.first.warnings
+    late = {(w.line, w.appointment_id) for w in warnings if w.code == "booked-after-visit"}
+    assert late == BOOKED_AFTER_VISIT
+    ages = [(w.line, w.appointment_id) for w in warnings if w.code == "age-unknown"]
+    assert ages == [(99834, "5775010")]
+    notation = [w for w in warnings if w.code == "patient-id-notation"]
+    assert {w.message.split("'")[1] for w in notation} == SCIENTIFIC_PATIENT_IDS
+    assert len(warnings) == 5 + 1 + 5
+    assert imported.second.warnings == warnings
+
+
+def test_patient_ids_are_kept_exactly_as_the_source_wrote_them(imported: Imported) -> None:
+    with imported.ctx.db.read() as s:
+        stored = set(
+            s.scalars(
+                select(Patient.external_id).where(
+                    Patient.external_id.in_([*SCIENTIFIC_PATIENT_IDS, "29872499824296"])
+                )
+            )
+        )
+        unknown_age = s.scalars(
+            select(Patient)
+            .join(Appointment, Appointment.patient_id == Patient.id)
+            .where(Appointment.external_id == "5775010")
+        ).one()
+        assert unknown_age.birth_date is None and not unknown_age.birth_date_estimated
+    assert stored == {*SCIENTIFIC_PATIENT_IDS, "29872499824296"}
+
+
+def test_a_late_booking_keeps_its_real_local_dates(imported: Imported) -> None:
+    # Line 71535: ScheduledDay 2016-05-11T13:49:20Z, AppointmentDay 2016-05-05, No-show Yes.
+    with imported.ctx.db.read() as s:
+        visit = s.scalars(select(Appointment).where(Appointment.external_id == "5686628")).one()
+        assert visit.status == "no-show" and visit.date_only
+        assert visit.start_at == datetime(2016, 5, 5, tzinfo=SAO_PAULO)
+        assert visit.booked_at == datetime(2016, 5, 11, 13, 49, 20, tzinfo=SAO_PAULO)
+        assert visit.created_at == NOW
+        assert visit.start_at.astimezone(SAO_PAULO).date() == date(2016, 5, 5)
