@@ -644,6 +644,12 @@ def import_history(
             report.seconds = time.perf_counter() - started
             return report
 
+        if org is None and new.empty:
+            # Nothing to import (every row rejected, or an empty file): do not leave an
+            # empty organization behind.
+            report.organization_created = False
+            report.seconds = time.perf_counter() - started
+            return report
         if org is None:
             org = Organization(name=organization, timezone=zone, created_at=now)
             session.add(org)

@@ -230,6 +230,17 @@ def test_a_file_missing_a_column_is_refused_with_nothing_written(
     assert count(ctx.db, Organization) == 0
 
 
+def test_a_file_whose_rows_are_all_rejected_creates_nothing(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "h.csv", row(no_show="Maybe"), row(appointment=2, day=""))
+    report = import_history(ctx, path, organization="V", format_name=KAGGLE)
+    assert (report.rows_read, report.rows_rejected, report.appointments_imported) == (2, 2, 0)
+    assert not report.organization_created
+    assert [(e.line, e.code) for e in report.errors] == [(2, "bad-value"), (3, "missing-value")]
+    assert count(ctx.db, Organization) == 0 and count(ctx.db, Appointment) == 0
+
+
 def test_a_file_that_is_not_text_is_refused(ctx: AppContext, tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_bytes(HEADER.encode() + b"\n" + b"\xff\xfe\x00binary\n")
