@@ -156,3 +156,66 @@ def test_a_late_booking_keeps_its_real_local_dates(imported: Imported) -> None:
         assert visit.booked_at == datetime(2016, 5, 11, 13, 49, 20, tzinfo=SAO_PAULO)
         assert visit.created_at == NOW
         assert visit.start_at.astimezone(SAO_PAULO).date() == date(2016, 5, 5)
+
+
+# ------------------------------------------------------------------ published figures
+# The data set's README is the oracle (figures computed from this file and matching
+# published notebooks). Lead time = clinic-local date of the visit minus clinic-local date
+# of the booking, in calendar days.
+PERIOD = (date(2016, 1, 1), date(2016, 12, 31))  # all 27 appointment days lie in 2016
+
+
+@dataclass
+class Figure:
+    appointments: int
+    no_shows: int
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.no_shows / self.appointments, 2)
+
+
+def published_figures(stats: object) -> dict[str, Figure]:
+    """The README's figures, read off the result of ``get_appointment_stats``.
+
+    Written against the analytics API as announced for issue 5 (no-show rate overall, by
+    reminder sent and by lead-time bucket, with the counts behind each rate); only this
+    function should need adjusting to the merged result's field names. It reads numbers,
+    it does not count rows: "lead >= 1 day" is the sum of the non-same-day buckets.
+    """
+    import pandas as pd
+
+    def figure(frame: pd.DataFrame, mask: object) -> Figure:
+        rows = frame[mask]
+        return Figure(int(rows["appointments"].sum()), int(rows["no_shows"].sum()))
+
+    by_reminder: pd.DataFrame = stats.no_show_by_reminder.reset_index()  # type: ignore[attr-defined]
+    by_lead: pd.DataFrame = stats.no_show_by_lead_time.reset_index()  # type: ignore[attr-defined]
+    sent = by_reminder["reminder_sent"].astype(bool)
+    same_day = by_lead["bucket"] == "same day"
+    everything = by_reminder["reminder_sent"].notna()
+    return {
+        "all": figure(by_reminder, everything),
+        "no reminder": figure(by_reminder, ~sent),
+        "reminder": figure(by_reminder, sent),
+        "same day": figure(by_lead, same_day),
+        "1+ days": figure(by_lead, ~same_day & (by_lead["bucket"] != "before booking")),
+    }
+
+
+def test_the_published_no_show_figures_come_out_of_the_dashboard_statistics(
+    imported: Imported,
+) -> None:
+    try:
+        from domain.stats import get_appointment_stats
+    except ImportError:
+        unavailable("get_appointment_stats (domain/stats.py, issue 5) is not merged here yet")
+    stats = get_appointment_stats(imported.ctx, imported.organization_id, *PERIOD)
+    assert stats.total_appointments == ROWS  # type: ignore[attr-defined]
+    assert round(100 * stats.no_show_rate, 2) == 20.19  # type: ignore[attr-defined]
+    figures = published_figures(stats)
+    assert figures["all"] == Figure(ROWS, 22_319)
+    assert (figures["no reminder"].appointments, figures["no reminder"].percent) == (75_045, 16.70)
+    assert (figures["reminder"].appointments, figures["reminder"].percent) == (35_482, 27.57)
+    assert (figures["same day"].appointments, figures["same day"].percent) == (38_563, 4.65)
+    assert (figures["1+ days"].appointments, figures["1+ days"].percent) == (71_959, 28.52)
