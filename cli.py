@@ -249,6 +249,7 @@ ISSUES_SHOWN = 50
     _import_args,
 )
 def _import_history(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
     from domain.context import AppContext
     from domain.history_import import HistoryFileError, import_history
 
@@ -263,6 +264,7 @@ def _import_history(args: argparse.Namespace, settings: Settings) -> int:
             dry_run=args.dry_run,
             timezone=args.timezone,
             progress=progress,
+            actor=Actor.system("appointments import-history"),
         )
     except (HistoryFileError, ValueError) as exc:
         progress.close()

@@ -48,14 +48,20 @@ from data.models import (
     Patient,
     Practitioner,
 )
+from data.vocabulary import MAX_NAME_LENGTH
+from domain.actor import Actor
 from domain.context import AppContext
 from domain.history_formats import HistoryFormat, get_format
+from domain.organizations import DEFAULT_SETTINGS
+from domain.permissions import Permission, PermissionDenied, require
+from domain.text import clean_text
 
 # (stage, rows done so far, rows in the stage or None when not known in advance)
 Progress = Callable[[str, int, int | None], None]
 
 PLACEHOLDER_SPECIALTY = "Not recorded"
 IMPORT_EVENT = "HISTORY_IMPORTED"
+IMPORT_ACTOR = "history import"
 # Beyond this an "age" is a data error, and a birth date would leave the calendar range
 # the stores and pandas handle.
 MAX_AGE_YEARS = 130
@@ -565,14 +571,19 @@ def import_history(
     dry_run: bool = False,
     timezone: str | None = None,
     progress: Progress | None = None,
+    actor: Actor | None = None,
 ) -> ImportReport:
     """Import (or, with ``dry_run``, only check and count) a history file into the
     organization named ``organization``, creating it if missing.
 
     ``timezone`` overrides the format's zone for a new organization and new clinics.
+    ``actor`` (default: the system) is recorded on the import's activity event; a user
+    needs the manage-settings permission and can only import into their organization.
     Raises ``HistoryFileError`` when the file cannot be read at all (nothing is written);
     row problems are in the report.
     """
+    actor = actor or Actor.system(IMPORT_ACTOR)
+    require(actor, Permission.MANAGE_SETTINGS)
     started = time.perf_counter()
     fmt = get_format(format_name)
     zone = timezone or fmt.timezone
@@ -580,9 +591,12 @@ def import_history(
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {zone!r}") from None
-    organization = organization.strip()
-    if not organization:
-        raise ValueError("the organization name is empty")
+    organization = (
+        clean_text(
+            organization, field="organization name", max_length=MAX_NAME_LENGTH, required=True
+        )
+        or ""
+    )
 
     raw = read_history_file(path, fmt, progress)
     if progress:
@@ -607,6 +621,8 @@ def import_history(
             select(Organization).where(Organization.name == organization)
         ).one_or_none()
         report.organization_created = org is None
+        if not actor.is_system and (org is None or org.id != actor.organization_id):
+            raise PermissionDenied("You can only import history into your own organization.")
         clinics: dict[str, Clinic] = {}
         if org is not None:
             clinics = {
@@ -651,7 +667,9 @@ def import_history(
             report.seconds = time.perf_counter() - started
             return report
         if org is None:
-            org = Organization(name=organization, timezone=zone, created_at=now)
+            org = Organization(
+                name=organization, timezone=zone, settings=dict(DEFAULT_SETTINGS), created_at=now
+            )
             session.add(org)
             session.flush()
         type_id = _appointment_type(session, org, fmt)
@@ -708,7 +726,8 @@ def import_history(
                     "warnings": len(report.warnings),
                 },
                 priority="normal",
-                actor_name="history import",
+                actor_user_id=actor.user_id,
+                actor_name=actor.name,
                 created_at=now,
             )
         )

@@ -73,6 +73,14 @@ def list_clinics(
         ]
 
 
+# Notification switches of a new organization (the settings page changes them).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "notify_practitioner": True,
+    "notify_patient": True,
+    "notify_coordinators": False,
+}
+
+
 class OrganizationError(ValueError):
     pass
 
@@ -110,11 +118,7 @@ def create_organization(
             buffer_minutes=buffer_minutes,
             min_notice_minutes=min_notice_minutes,
             booking_horizon_days=booking_horizon_days,
-            settings={
-                "notify_practitioner": True,
-                "notify_patient": True,
-                "notify_coordinators": False,
-            },
+            settings=dict(DEFAULT_SETTINGS),
         )
         s.add(org)
         s.flush()

@@ -24,11 +24,14 @@ from data.models import (
     Patient,
     Practitioner,
 )
+from domain.actor import Actor
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from domain.history_formats import FORMATS, KAGGLE_NOSHOW_2016, register_format
 from domain.history_import import HistoryFileError, import_history
+from domain.permissions import PermissionDenied
 from settings import Settings
+from tests.factories import make_org, make_user
 from tests.unit.test_history_import import HEADER, row
 
 NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
@@ -292,6 +295,33 @@ def test_a_format_with_times_of_day_stores_real_start_times(
         assert not visit.date_only
         assert visit.start_at == datetime(2016, 5, 2, 9, 40, tzinfo=SAO_PAULO)
         assert visit.end_at == datetime(2016, 5, 2, 10, 0, tzinfo=SAO_PAULO)
+
+
+def test_only_an_administrator_of_the_organization_may_import(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "h.csv", *ROWS)
+    with ctx.db.transaction() as s:
+        mine = make_org(s, name="Mine")
+        make_org(s, name="Other")
+        admin = make_user(s, mine, role="admin", name="Ana Admin")
+        manager = make_user(s, mine, role="manager")
+        mine_id, admin_id, manager_id = mine.id, admin.id, manager.id
+    as_admin = Actor(admin_id, "Ana Admin", "admin", mine_id)
+    as_manager = Actor(manager_id, "Max Manager", "manager", mine_id)
+    with pytest.raises(PermissionDenied):
+        import_history(ctx, path, organization="Mine", format_name=KAGGLE, actor=as_manager)
+    for name in ("Other", "Brand new"):
+        with pytest.raises(PermissionDenied, match="your own organization"):
+            import_history(ctx, path, organization=name, format_name=KAGGLE, actor=as_admin)
+    assert count(ctx.db, Appointment) == 0
+
+    report = import_history(ctx, path, organization="Mine", format_name=KAGGLE, actor=as_admin)
+    assert report.appointments_imported == 4
+    with ctx.db.read() as s:
+        event = s.scalars(select(ActivityEvent)).one()
+        assert (event.actor_user_id, event.actor_name) == (admin_id, "Ana Admin")
+        assert event.organization_id == mine_id
 
 
 def run_cli(db: Database, *argv: str) -> int:
