@@ -893,6 +893,8 @@ def _appointment_rows(
             "booked_at": new["booked_at"],
             "reminder_sent": new["reminder_sent"].astype(bool),
             "date_only": fmt.date_only,
+            # History is recorded, not booked: it takes no part in the no-overlap rule.
+            "exclusive": False,
             "external_id": new["appointment_id"].astype(object),
             "created_at": stamp,
             "updated_at": stamp,

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +22,7 @@ from data.models import Appointment, Clinic, Organization, Patient, Practitioner
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from domain.history_import import ImportReport, import_history
+from domain.stats import AppointmentStats, get_appointment_stats
 from settings import Settings
 from tests.conftest import BACKENDS, PostgresServer, new_database_url, unavailable
 
@@ -167,15 +167,13 @@ PERIOD = (date(2016, 1, 1), date(2016, 12, 31))  # all 27 appointment days lie i
 
 
 @pytest.fixture(scope="module")
-def stats(imported: Imported) -> Any:
-    try:
-        from domain.stats import get_appointment_stats
-    except ImportError:
-        unavailable("get_appointment_stats (domain/stats.py, issue 5) is not merged here yet")
+def stats(imported: Imported) -> AppointmentStats:
     return get_appointment_stats(imported.ctx, imported.organization_id, *PERIOD)
 
 
-def test_the_published_no_show_figures_come_out_of_the_dashboard_statistics(stats: Any) -> None:
+def test_the_published_no_show_figures_come_out_of_the_dashboard_statistics(
+    stats: AppointmentStats,
+) -> None:
     assert stats.total == ROWS
     assert (stats.overall.due, stats.overall.no_shows) == (ROWS, 22_319)
     assert round(100 * stats.no_show_rate, 2) == 20.19
@@ -196,7 +194,7 @@ def test_the_published_no_show_figures_come_out_of_the_dashboard_statistics(stat
     assert (late["due"], late["no_shows"]) == (5, 5)
 
 
-def test_imported_history_has_ages_but_no_invented_hours(stats: Any) -> None:
+def test_imported_history_has_ages_but_no_invented_hours(stats: AppointmentStats) -> None:
     ages = stats.by_age_group.set_index("age_group")
     assert ages.loc["unknown", "appointments"] == 1  # the row with age -1
     assert ages["appointments"].sum() == ROWS
