@@ -14,6 +14,7 @@ import dash
 import flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import api
 from components import auth, errors
 from components.shell import register_shell_callbacks, shell
 from domain.clock import Clock
@@ -66,6 +67,7 @@ def create_app(
     )
     app.layout = shell
     register_shell_callbacks(app)
+    api.install(server)
     auth.install(app)
     errors.install(server)
     return app

@@ -1,5 +1,5 @@
-"""`appointments` console command: serve, migrate, seed, accounts, import-history (later
-reminders).
+"""`appointments` console command: serve, migrate, seed, accounts, import-history,
+reminders, calendar feeds and API tokens.
 
 Each sub-command is one piece of `make run`, usable on its own.
 """
@@ -341,6 +341,240 @@ def _write_issues(path: Path, report: Any) -> None:
         for severity, issues in (("error", report.errors), ("warning", report.warnings)):
             for i in issues:
                 out.writerow([i.line, i.appointment_id or "", severity, i.code, i.message])
+
+
+def _organization_or_exit(ctx, name_or_id: str | None):  # type: ignore[no-untyped-def]
+    from domain.organizations import find_organization
+
+    org = find_organization(ctx, name_or_id)
+    if org is None:
+        raise SystemExit(
+            "error: name the organization with --organization (name or id)"
+            if name_or_id is None
+            else f"error: no organization {name_or_id!r}"
+        )
+    return org
+
+
+def _reminders_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: every organization)")
+
+
+@command(
+    "reminders",
+    "send every due appointment reminder once (run it every 5 minutes from cron or a "
+    "systemd timer; several at once are safe)",
+    _reminders_args,
+)
+def _reminders(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.reminders import send_due_reminders
+
+    ctx = _context(settings)
+    try:
+        org_id = None
+        if args.organization is not None:
+            org_id = _organization_or_exit(ctx, args.organization).id
+        report = send_due_reminders(ctx, organization_id=org_id)
+    finally:
+        ctx.db.dispose()
+    print(report.summary())
+    # Non-zero when something failed to go out, so cron mails it / systemd marks it.
+    return 1 if report.retrying or report.abandoned else 0
+
+
+def _set_reminders_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: the only one)")
+    p.add_argument(
+        "--offsets",
+        required=True,
+        help='times before the appointment, comma-separated, e.g. 48h,2h ("" or none: off)',
+    )
+    p.add_argument(
+        "--channels",
+        default="email,in-app",
+        help="in order of preference: email (the patient), in-app (the front desk phones)",
+    )
+
+
+@command("set-reminders", "set when and how patients are reminded", _set_reminders_args)
+def _set_reminders(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.reminders import ReminderSettingsError, set_reminder_settings
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        text = args.offsets.strip()
+        offsets = [] if text.lower() in ("", "none", "off") else text.split(",")
+        result = set_reminder_settings(
+            ctx,
+            Actor.system("appointments set-reminders", org.id),
+            org.id,
+            offsets,
+            [c.strip() for c in args.channels.split(",") if c.strip()],
+        )
+    except ReminderSettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(f"{org.name}: {result.describe()}")
+    return 0
+
+
+def _feed_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: the only one)")
+    p.add_argument("--practitioner-id", type=int, required=True)
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="the site's address, e.g. https://clinic.example.org (prints the full link)",
+    )
+
+
+@command(
+    "issue-calendar-feed",
+    "give a practitioner a new private calendar (iCalendar) link; the old one stops working",
+    _feed_args,
+)
+def _issue_calendar_feed(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.calendar_feeds import CalendarFeedError, issue_calendar_feed
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        feed = issue_calendar_feed(
+            ctx,
+            Actor.system("appointments issue-calendar-feed", org.id),
+            org.id,
+            args.practitioner_id,
+        )
+    except CalendarFeedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    base = (args.base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    print(f"calendar link (shown once; subscribe to it in a calendar app):\n{base}{feed.path}")
+    return 0
+
+
+@command("revoke-calendar-feed", "stop a practitioner's private calendar link", _feed_args)
+def _revoke_calendar_feed(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.calendar_feeds import CalendarFeedError, revoke_calendar_feed
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        done = revoke_calendar_feed(
+            ctx,
+            Actor.system("appointments revoke-calendar-feed", org.id),
+            org.id,
+            args.practitioner_id,
+        )
+    except CalendarFeedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print("calendar link revoked" if done else "this practitioner had no calendar link")
+    return 0
+
+
+def _create_token_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: the only one)")
+    p.add_argument("--name", required=True, help="who uses it, e.g. 'Lab system'")
+    p.add_argument("--expires-days", type=int, default=None, help="default: never expires")
+
+
+@command(
+    "create-api-token",
+    "create a read-only token for the FHIR API (one organization's data)",
+    _create_token_args,
+)
+def _create_api_token(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from domain.actor import Actor
+    from domain.api_tokens import ApiTokenError, create_api_token
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        expires = None
+        if args.expires_days is not None:
+            expires = ctx.clock() + timedelta(days=args.expires_days)
+        created = create_api_token(
+            ctx,
+            Actor.system("appointments create-api-token", org.id),
+            org.id,
+            args.name,
+            expires_at=expires,
+        )
+    except ApiTokenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(f"API token #{created.id} for {org.name} ({created.name}, {created.scope}):")
+    print(created.token)
+    print("Shown once: store it now. Send it as 'Authorization: Bearer <token>'.")
+    return 0
+
+
+def _list_tokens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: the only one)")
+    p.add_argument("--all", action="store_true", help="include revoked tokens")
+
+
+@command("list-api-tokens", "list an organization's FHIR API tokens", _list_tokens_args)
+def _list_api_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.api_tokens import list_api_tokens
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        tokens = list_api_tokens(ctx, org.id, include_revoked=args.all)
+    finally:
+        ctx.db.dispose()
+    if not tokens:
+        print("no API tokens")
+    for t in tokens:
+        state = "revoked" if t.revoked_at else "active"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+        print(
+            f"#{t.id:<4} {t.name:<30} {t.scope:<5} {state:<8} created {t.created_at:%Y-%m-%d} "
+            f"by {t.created_by}; last used {used}; expires {expires}"
+        )
+    return 0
+
+
+def _revoke_token_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: the only one)")
+    p.add_argument("--id", type=int, required=True, help="the token's number (list-api-tokens)")
+
+
+@command("revoke-api-token", "stop a FHIR API token at once", _revoke_token_args)
+def _revoke_api_token(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.api_tokens import ApiTokenError, revoke_api_token
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        done = revoke_api_token(
+            ctx, Actor.system("appointments revoke-api-token", org.id), org.id, args.id
+        )
+    except ApiTokenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(f"API token #{args.id} revoked" if done else f"API token #{args.id} was already revoked")
+    return 0
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:

@@ -21,6 +21,17 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the first when unset); anything else stops the process with a
+    message naming the variable, instead of misbehaving later."""
+    if value is None or value.strip() == "":
+        return allowed[0]
+    clean = value.strip().lower()
+    if clean not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return clean
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -46,6 +57,8 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_sender: str = "clinic@localhost"
+    # auto (TLS on port 465, else STARTTLS when offered), ssl, starttls or none.
+    smtp_security: str = "auto"
     extra: dict[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -80,6 +93,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         smtp_user=env.get("SMTP_USER") or None,
         smtp_password=env.get("SMTP_PASSWORD") or None,
         smtp_sender=env.get("SMTP_SENDER") or defaults.smtp_sender,
+        smtp_security=_choice(
+            "SMTP_SECURITY", env.get("SMTP_SECURITY"), ("auto", "ssl", "starttls", "none")
+        ),
     )
 
 

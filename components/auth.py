@@ -12,7 +12,10 @@ Page authors write::
     def refresh(n: int | None, clinic_id: int | None) -> ...: ...
 
 ``permission`` is a ``Permission``, a tuple of them (any one suffices), ``SIGNED_IN`` (any
-signed-in user) or ``PUBLIC`` (the sign-in page only).
+signed-in user) or ``PUBLIC`` (the sign-in page only). Flask routes used by programs rather
+than people (a calendar feed link, the FHIR API) declare a ``TokenAccess`` instead: the
+request must carry a valid token of that kind, a session cookie never opens them, and a
+token never opens anything else.
 
 How it is enforced, all in ``install`` (called by ``app.create_app``):
 
@@ -20,7 +23,9 @@ How it is enforced, all in ``install`` (called by ``app.create_app``):
   redirect to ``/login``) and the page's permission (else the page answers 403). Callback
   requests (``/_dash-update-component``) are validated (JSON shape, known callback, inputs
   matching its declaration: 400 otherwise), then the callback's declared permission is
-  checked (401 / 403 JSON). Any other Flask route must be marked with ``@route_access``;
+  checked (401 / 403 JSON). Any other Flask route must be marked with ``@route_access``; a
+  token route's scheme authenticates the request (its own answer when that fails) and the
+  view reads who the token stands for with ``token_principal(scheme)``;
 - deny by default: a page registered without ``permission=``, a callback registered with
   plain ``dash.callback``, a route without ``@route_access`` are refused for everybody
   (and logged at start-up), so a forgotten declaration fails loudly, never open;
@@ -43,6 +48,7 @@ import logging
 import math
 import types
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from urllib.parse import quote
 
@@ -59,6 +65,7 @@ log = logging.getLogger(__name__)
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
+TOKEN_PREFIX = "token:"
 Access = tuple[str, ...]
 AccessSpec = str | Permission | Iterable[str | Permission]
 
@@ -66,6 +73,7 @@ ROUTER_OUTPUT_MARK = "_pages_content.children"
 CALLBACK_PATH = "_dash-update-component"
 _ROUTE_ACCESS_ATTR = "_clinic_access"
 _AUTHORIZED = "clinic_callback_authorized"
+_TOKEN_PRINCIPAL = "clinic_token_principal"
 # Largest integer a browser produces exactly; beyond it ids and counts are forged.
 MAX_SAFE_INT = 2**53 - 1
 MAX_JSON_DEPTH = 32
@@ -92,7 +100,9 @@ def normalize_access(spec: AccessSpec) -> Access:
 
 
 def can_access(user: UserInfo | None, access: Access | None) -> bool:
-    if access is None:
+    """May this signed-in user (or nobody) use something declared with ``access``? Token
+    routes are never opened by a session."""
+    if access is None or access[0].startswith(TOKEN_PREFIX):
         return False
     if access == (PUBLIC,):
         return True
@@ -287,9 +297,44 @@ def _wrap_page_layouts() -> None:
 # --------------------------------------------------------------------------- routes
 
 
-def route_access(permission: AccessSpec) -> Callable[[Callable], Callable]:
-    """Mark a Flask view function (a download, an export) with the access it needs."""
-    access = normalize_access(permission)
+@dataclass(frozen=True)
+class TokenAccess:
+    """Access by a secret token in the request instead of a signed-in session.
+
+    ``authenticate`` reads ``flask.request`` and returns who the token stands for (any
+    object; e.g. an organization's API client) or None; ``refuse`` is the answer to a
+    request without a valid token (e.g. 401 with ``WWW-Authenticate``, or a plain 404 for a
+    secret link). Names must be unique.
+    """
+
+    name: str
+    authenticate: Callable[[], object | None]
+    refuse: Callable[[], flask.Response]
+
+
+_TOKEN_SCHEMES: dict[str, TokenAccess] = {}
+
+
+def token_principal(scheme: TokenAccess) -> Any:
+    """Who the request's token stands for, as ``scheme.authenticate`` returned it. Only
+    callable in a view declared with ``@route_access(scheme)``."""
+    held = flask.g.get(_TOKEN_PRINCIPAL)
+    if held is None or held[0] != scheme.name:
+        # Only reachable if the app was built without ``install``: refuse, never guess.
+        raise PermissionError(f"no {scheme.name} token was checked for this request")
+    return held[1]
+
+
+def route_access(permission: AccessSpec | TokenAccess) -> Callable[[Callable], Callable]:
+    """Mark a Flask view function (a download, an export, an API) with the access it
+    needs: a permission spec as for pages, or a ``TokenAccess`` scheme."""
+    if isinstance(permission, TokenAccess):
+        known = _TOKEN_SCHEMES.setdefault(permission.name, permission)
+        if known is not permission:
+            raise ValueError(f"two token schemes are named {permission.name!r}")
+        access: Access = (TOKEN_PREFIX + permission.name,)
+    else:
+        access = normalize_access(permission)
 
     def mark(view: Callable) -> Callable:
         setattr(view, _ROUTE_ACCESS_ATTR, access)
@@ -350,6 +395,13 @@ def _authorize() -> Any:
     if access is None:
         log.error("route %s declares no access (@route_access); refused", endpoint)
         flask.abort(403)
+    if access[0].startswith(TOKEN_PREFIX):
+        scheme = _TOKEN_SCHEMES[access[0][len(TOKEN_PREFIX) :]]
+        principal = scheme.authenticate()
+        if principal is None:
+            return scheme.refuse()
+        setattr(flask.g, _TOKEN_PRINCIPAL, (scheme.name, principal))
+        return None
     if not can_access(current_user(), access):
         if current_user() is None:
             return flask.redirect(login_url(flask.request.full_path.rstrip("?")))

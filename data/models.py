@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from data.types import JSONType, UTCDateTime
 from data.vocabulary import (
+    API_TOKEN_SCOPES,
     APPOINTMENT_STATUSES,
     CANCELLATION_CATEGORIES,
     ENCOUNTER_STATUSES,
@@ -38,6 +39,8 @@ from data.vocabulary import (
     EXCEPTION_REASONS,
     GENDERS,
     RECIPIENT_KINDS,
+    REMINDER_CHANNELS,
+    REMINDER_STATUSES,
     ROLES,
     sql_in,
 )
@@ -409,3 +412,90 @@ class Encounter(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finalized_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppointmentReminder(Base):
+    """One timed reminder of one appointment, written when a runner claims it.
+
+    The unique key (appointment, offset, start it was computed for) is what makes sending
+    exactly-once: a runner sends only the rows its own INSERT created, so two runners can
+    never both own one. A moved appointment has a new start, hence new keys (its new
+    reminders), while rows computed for the old start are never sent again.
+    """
+
+    __tablename__ = "appointment_reminders"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "offset_minutes", "start_at"),
+        CheckConstraint(f"status IN {sql_in(REMINDER_STATUSES)}", name="status_known"),
+        CheckConstraint(
+            f"channel IS NULL OR channel IN {sql_in(REMINDER_CHANNELS)}", name="channel_known"
+        ),
+        CheckConstraint("offset_minutes > 0", name="offset_positive"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        # The retry scan: failed rows whose next attempt is due, stale claims.
+        Index("ix_appointment_reminders_org_status", "organization_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    # The appointment's start this reminder was computed for, and when it fell due.
+    start_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Which runner holds the claim, since when (a claim older than the lease is taken
+    # over: the runner died mid-send).
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    # Why it was skipped, or the last delivery error.
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarFeed(Base):
+    """A practitioner's private iCalendar feed. Only the SHA-256 of the token is kept: the
+    URL is shown once, at issue. At most one live (unrevoked) feed per practitioner."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        Index(
+            "uq_calendar_feeds_live_practitioner",
+            "practitioner_id",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+            sqlite_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for the FHIR API, bound to one organization. Only the SHA-256 of
+    the token is kept: it is shown once, when created."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(f"scope IN {sql_in(API_TOKEN_SCOPES)}", name="scope_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(20), default="read")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

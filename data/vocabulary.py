@@ -38,6 +38,15 @@ ENCOUNTER_STATUSES: tuple[str, ...] = ("in-progress", "finished", "cancelled")
 
 GENDERS: tuple[str, ...] = ("F", "M", "O", "U")
 
+# A reminder's life: claimed by a runner ("sending"), then sent, skipped (cancelled, moved,
+# superseded by a closer reminder, nobody to reach), failed (retried later) or abandoned
+# (failed for good).
+REMINDER_STATUSES: tuple[str, ...] = ("sending", "sent", "failed", "skipped", "abandoned")
+REMINDER_CHANNELS: tuple[str, ...] = ("email", "in-app")
+
+# What an API token may do; read-only for now (the FHIR API has no writes).
+API_TOKEN_SCOPES: tuple[str, ...] = ("read",)
+
 
 def sql_in(values: tuple[str, ...]) -> str:
     """Render a vocabulary as an SQL IN list for CHECK constraints."""

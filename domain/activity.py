@@ -16,6 +16,11 @@ right after names change):
   clinic_id, clinic_name, appointment_type_id, appointment_type, notes
 - ``ENCOUNTER_CREATED`` / ``ENCOUNTER_LINKED`` / ``ENCOUNTER_FINALIZED``: {encounter_id,
   encounter_type, encounter_date}
+- ``REMINDER_SENT`` / ``REMINDER_FAILED`` (``domain.reminders``): {offset_minutes, channel,
+  start, clinic_timezone, patient_name} (+ error when it failed for good)
+- ``SETTINGS_CHANGED``: {changes: {setting: {before, after}}} (no appointment)
+- ``CALENDAR_FEED_ISSUED`` / ``CALENDAR_FEED_REVOKED``: {practitioner_id, practitioner_name}
+- ``API_TOKEN_CREATED`` / ``API_TOKEN_REVOKED``: {token_id, name, scope}
 
 Notifications go to a user, a practitioner, a patient (an outbox row with channel email or
 sms; delivery is a separate job) or a role (every user with that role sees it; the first to
@@ -49,6 +54,13 @@ EVENT_UPDATED = "APPOINTMENT_UPDATED"
 EVENT_ENCOUNTER_CREATED = "ENCOUNTER_CREATED"
 EVENT_ENCOUNTER_LINKED = "ENCOUNTER_LINKED"
 EVENT_ENCOUNTER_FINALIZED = "ENCOUNTER_FINALIZED"
+EVENT_SETTINGS_CHANGED = "SETTINGS_CHANGED"
+EVENT_REMINDER_SENT = "REMINDER_SENT"
+EVENT_REMINDER_FAILED = "REMINDER_FAILED"
+EVENT_CALENDAR_FEED_ISSUED = "CALENDAR_FEED_ISSUED"
+EVENT_CALENDAR_FEED_REVOKED = "CALENDAR_FEED_REVOKED"
+EVENT_API_TOKEN_CREATED = "API_TOKEN_CREATED"
+EVENT_API_TOKEN_REVOKED = "API_TOKEN_REVOKED"
 
 _PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
@@ -437,4 +449,20 @@ def describe_event(e: ActivityView) -> str:
         )
     if e.event_type == EVENT_ENCOUNTER_FINALIZED:
         return f"{e.actor_name} finalized the visit record of {patient} with {practitioner}"
+    if e.event_type in (EVENT_REMINDER_SENT, EVENT_REMINDER_FAILED):
+        from domain.reminders import format_offset
+
+        how = {"email": "by e-mail", "in-app": "as a call for the front desk"}.get(
+            p.get("channel") or "", ""
+        )
+        before = f"{format_offset(int(p.get('offset_minutes') or 0))} before"
+        if e.event_type == EVENT_REMINDER_SENT:
+            return f"Reminder sent to {patient} {how} ({before}{_when(p)})".replace("  ", " ")
+        return f"Reminder to {patient} ({before}) could not be delivered: {p.get('error')}"
+    if e.event_type in (EVENT_CALENDAR_FEED_ISSUED, EVENT_CALENDAR_FEED_REVOKED):
+        done = "issued a new" if e.event_type == EVENT_CALENDAR_FEED_ISSUED else "revoked the"
+        return f"{e.actor_name} {done} calendar feed link of {p.get('practitioner_name')}"
+    if e.event_type in (EVENT_API_TOKEN_CREATED, EVENT_API_TOKEN_REVOKED):
+        done = "created" if e.event_type == EVENT_API_TOKEN_CREATED else "revoked"
+        return f"{e.actor_name} {done} the API token “{p.get('name')}”"
     return f"{e.actor_name}: {e.event_type.replace('_', ' ').lower()}"

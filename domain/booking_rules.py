@@ -443,6 +443,20 @@ class PractitionerDay:
 
     # ----------------------------------------------------------------- offers
 
+    def grid(self, clinic_id: int) -> list[tuple[Cell, int, str | None]]:
+        """Every slot of the schedule grid at the clinic with its seats taken and what
+        stops it being booked as a whole (EXCEPTION, CONFLICT, BUFFER) or None; before
+        past/notice/horizon and type filters. For views of the grid itself (e.g. FHIR
+        Slots); offers come from ``open_slots``."""
+        cd = self.clinics.get(clinic_id)
+        if cd is None:
+            return []
+        out: list[tuple[Cell, int, str | None]] = []
+        for i, cell in enumerate(cd.cells):
+            state = cd.states[i]
+            out.append((cell, cd.taken[i], None if state is None else state[0]))
+        return out
+
     def open_slots(
         self,
         clinic_id: int,
