@@ -26,19 +26,18 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select, tuple_
 
 from data.availability_queries import fetch_calendar
 from data.models import (
     Appointment,
     AppointmentType,
     Clinic,
-    Organization,
     Patient,
     Practitioner,
     Schedule,
 )
-from domain.availability import get_directory
+from domain.availability import AvailabilityError, get_directory
 from domain.booking_rules import (
     BUFFER,
     CONFLICT,
@@ -126,11 +125,12 @@ def _link(base: str, kind: str, pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _org_timezone(ctx: AppContext, organization_id: int) -> str:
-    with ctx.db.read() as s:
-        tz = s.scalar(select(Organization.timezone).where(Organization.id == organization_id))
-    if tz is None:
-        raise FhirError(404, "not-found", "This organization no longer exists.")
-    return tz
+    """The organization's zone (dates without one are read in it), from the cached
+    directory."""
+    try:
+        return get_directory(ctx, organization_id).timezone
+    except AvailabilityError as exc:
+        raise FhirError(404, "not-found", "This organization no longer exists.") from exc
 
 
 def search(
@@ -250,7 +250,8 @@ def _appointments(ctx: AppContext, where: list[Any], limit: int) -> list[Appoint
         .order_by(Appointment.start_at, Appointment.id)
         .limit(limit)
     )
-    with ctx.db.read() as s:
+    # One statement, no snapshot to share: the autocommit path spares BEGIN and ROLLBACK.
+    with ctx.db.quick_read() as conn:
         return [
             AppointmentRow(
                 id=r.id,
@@ -275,7 +276,7 @@ def _appointments(ctx: AppContext, where: list[Any], limit: int) -> list[Appoint
                 type_code=r.code,
                 type_name=r.type_name,
             )
-            for r in s.execute(stmt)
+            for r in conn.execute(stmt)
         ]
 
 
@@ -339,19 +340,16 @@ def _search_appointments(
     paged = list(where)
     if cursor is not None:
         at, ident = _decode_cursor(cursor)
-        paged.append(
-            or_(
-                Appointment.start_at > at,
-                and_(Appointment.start_at == at, Appointment.id > ident),
-            )
-        )
+        # A row comparison: the (organization, start) index seeks straight to the page.
+        paged.append(tuple_(Appointment.start_at, Appointment.id) > tuple_(at, ident))
     rows = _appointments(ctx, paged, count + 1) if count else []
     more = len(rows) > count
     rows = rows[:count]
     total: int | None = None
     if total_mode == "accurate" or count == 0:
-        with ctx.db.read() as s:
-            total = int(s.scalar(select(func.count()).select_from(Appointment).where(*where)) or 0)
+        with ctx.db.quick_read() as conn:
+            count_stmt = select(func.count()).select_from(Appointment).where(*where)
+            total = int(conn.execute(count_stmt).scalar() or 0)
     elif cursor is None and not more:
         total = len(rows)
     next_url = None

@@ -145,3 +145,32 @@ def test_the_feed_shows_the_last_two_weeks_and_what_is_ahead(world: World) -> No
     events = _events(_fetch(_client(world), feed.path))
     assert {str(recent.id) in uid for uid in events} == {True}
     assert len(events) == 1
+
+
+def test_two_links_issued_at_the_same_moment_leave_exactly_one_live(world: World) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    tokens: list[str] = []
+    errors: list[Exception] = []
+
+    def issue() -> None:
+        barrier.wait()
+        try:
+            tokens.append(
+                issue_calendar_feed(
+                    world.ctx, world.admin, world.org_id, world.practitioner_id
+                ).token
+            )
+        except Exception as exc:  # any failure is what this test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(tokens) == 4
+    client = _client(world)
+    assert sorted(client.get(f"/calendar/{t}.ics").status for t in tokens) == [200, 404, 404, 404]
+    assert len(list_calendar_feeds(world.ctx, world.org_id)) == 1
