@@ -372,7 +372,14 @@ def send_due_reminders(
             if not wanted.offsets_minutes:
                 continue
             missing = [c for c in wanted.channels if c not in run.channels]
-            if missing == ["email"]:
+            if missing and len(missing) == len(wanted.channels):
+                # Nothing could go out: leave the reminders due rather than use them up.
+                run.report.problems.append(
+                    f"{name}: reminders are by {', '.join(missing)} only, which is not set up "
+                    "(SMTP_HOST); nothing was sent"
+                )
+                continue
+            if missing:
                 run.report.problems.append(
                     f"{name}: e-mail reminders are on but SMTP_HOST is not set; "
                     "the front desk was asked to phone instead"
@@ -409,9 +416,9 @@ class _Run:
                 break
         # Failed ones whose retry is due, and claims of runners that died.
         while True:
-            claimed = self._claim_retries(organization_id)
+            claimed, looked_at = self._claim_retries(organization_id)
             self._deliver(claimed, wanted, actor)
-            if len(claimed) < self.batch_size:
+            if looked_at < self.batch_size:
                 break
 
     def _claim_new(
@@ -466,7 +473,10 @@ class _Run:
                 messages.append(_message(by_key[key], row.id, row.offset_minutes))
         return messages, len(rows)
 
-    def _claim_retries(self, organization_id: int) -> list[ReminderMessage]:
+    def _claim_retries(self, organization_id: int) -> tuple[list[ReminderMessage], int]:
+        """Take failed reminders whose retry is due and stale claims (skipping those whose
+        appointment was cancelled or moved meanwhile); their messages, and how many rows
+        were looked at."""
         now = self.ctx.clock()
         R = AppointmentReminder
         with self.ctx.db.transaction(write_lock=True) as s:
@@ -484,7 +494,7 @@ class _Run:
                 .with_for_update(skip_locked=True)
             ).all()
             if not reminders:
-                return []
+                return [], 0
             current = {
                 r.id: r
                 for r in s.execute(
@@ -507,7 +517,7 @@ class _Run:
                     continue
                 rem.status, rem.claimed_by, rem.claimed_at = "sending", self.runner, now
                 messages.append(_message(a, rem.id, rem.offset_minutes))
-        return messages
+        return messages, len(reminders)
 
     # ------------------------------------------------------------- delivery
 

@@ -342,3 +342,15 @@ def test_two_reminder_processes_at_the_same_time_send_each_reminder_once(db) -> 
         outputs = [r.communicate(timeout=120) for r in runners]
         assert [r.returncode for r in runners] == [0, 0], outputs
         _sent_once_each(world, sink)
+
+
+def test_email_only_reminders_wait_for_a_mail_server_instead_of_being_used_up(
+    world: World, sink: SmtpSink
+) -> None:
+    set_reminder_settings(world.ctx, world.admin, world.org_id, ["2h"], ["email"])
+    visit = world.book(at(WEDNESDAY, 10))
+    world.now = at(WEDNESDAY, 8, 30)
+    report = send_due_reminders(world.ctx, channels={"in-app": InAppChannel()})
+    assert report.total_sent == 0 and "nothing was sent" in report.problems[0]
+    assert _rows(world, visit.id) == []
+    assert _remind(world, sink).sent == {"email": 1}
