@@ -47,7 +47,10 @@ DESCRIPTIONS: dict[Permission, str] = {
     P.VIEW_ACTIVITY: "the organization's activity feed and appointment histories",
     P.VIEW_ANALYTICS: "no-show and utilization analytics",
     P.VIEW_SETTINGS: "read organization settings and staff accounts",
-    P.MANAGE_SETTINGS: "change organization settings (buffer, notice, horizon, notifications)",
+    P.MANAGE_SETTINGS: (
+        "change organization settings (buffer, notice, horizon, notifications, reminders), "
+        "API tokens, any practitioner's calendar link"
+    ),
     P.MANAGE_USERS: "create, change and deactivate staff accounts",
 }
 
