@@ -10,6 +10,9 @@ an id from another organization is "not found", exactly like one that does not e
                                  duration_minutes=None) -> dict[date, list[Slot]]
     get_available_clinics(ctx, organization_id, day, *, specialty=None)
         -> list[ClinicAvailability]
+    get_available_clinics_range(ctx, organization_id, start_date, end_date, *,
+                                specialty=None, appointment_type_id=None)
+        -> dict[date, list[ClinicAvailability]]
     get_clinic_slots_range(ctx, organization_id, clinic_id, start_date, end_date, *,
                            specialty=None, appointment_type_id=None)
         -> dict[date, list[ClinicSlot]]
@@ -805,34 +808,66 @@ def get_available_clinics(
 ) -> list[ClinicAvailability]:
     """The clinics with at least one open slot on ``day`` (their local date), with the
     number of open slots, of practitioners offering them, and of seats; by name."""
+    return get_available_clinics_range(ctx, organization_id, day, day, specialty=specialty)[day]
+
+
+def get_available_clinics_range(
+    ctx: AppContext,
+    organization_id: int,
+    start_date: date,
+    end_date: date,
+    *,
+    specialty: str | None = None,
+    appointment_type_id: int | None = None,
+) -> dict[date, list[ClinicAvailability]]:
+    """``get_available_clinics`` for every date from ``start_date`` to ``end_date``
+    (inclusive; every date is a key), from one batched fetch: the organization-wide
+    overview of where there is room. ``appointment_type_id`` keeps the slots whose block
+    takes that type."""
+    days = _dates(start_date, end_date)
     org_version = _version(ctx.cache.get_many([_org_version_key(organization_id)])[0])
     directory = _directory(ctx, organization_id, org_version)
+    _check_type(directory, appointment_type_id)
+    result: dict[date, list[ClinicAvailability]] = {d: [] for d in days}
     window = BookingWindow(ctx.clock(), directory.rules)
-    if not _bookable_days(directory, window, [day]):
-        return []
+    wanted = _bookable_days(directory, window, days)
+    if not wanted:
+        return result
     pids = directory.active_practitioners(specialty)
     entries = _entries(
-        ctx, directory, org_version, pids, [day], whole_organization=specialty is None
+        ctx, directory, org_version, pids, wanted, whole_organization=specialty is None
     )
-    counts: dict[int, list[Any]] = {}
-    for pid in pids:
-        for cid, offers in entries.get((pid, day), []):
-            tz_name = directory.zones.get(cid)
-            if tz_name is None:
-                continue
-            earliest, horizon_end = window.earliest_ts, window.horizon_end_ts(tz_name)
-            open_here = [o for o in offers if earliest <= o[0] < horizon_end]
-            if open_here:
-                c = counts.setdefault(cid, [0, set(), 0])
-                c[0] += len(open_here)
-                c[1].add(pid)
-                c[2] += sum(o[3] for o in open_here)
-    out = [
-        ClinicAvailability(cid, directory.clinics[cid][0], directory.zones[cid], n, len(who), seats)
-        for cid, (n, who, seats) in counts.items()
-    ]
-    out.sort(key=lambda c: (c.name, c.clinic_id))
-    return out
+    bounds = {
+        cid: (window.earliest_ts, window.horizon_end_ts(tz)) for cid, tz in directory.zones.items()
+    }
+    for day in wanted:
+        counts: dict[int, list[Any]] = {}
+        for pid in pids:
+            for cid, offers in entries.get((pid, day), []):
+                limits = bounds.get(cid)
+                if limits is None:
+                    continue
+                earliest, horizon_end = limits
+                open_here = [
+                    o
+                    for o in offers
+                    if earliest <= o[0] < horizon_end
+                    and (appointment_type_id is None or o[4] in (None, appointment_type_id))
+                ]
+                if open_here:
+                    c = counts.setdefault(cid, [0, set(), 0])
+                    c[0] += len(open_here)
+                    c[1].add(pid)
+                    c[2] += sum(o[3] for o in open_here)
+        out = [
+            ClinicAvailability(
+                cid, directory.clinics[cid][0], directory.zones[cid], n, len(who), seats
+            )
+            for cid, (n, who, seats) in counts.items()
+        ]
+        out.sort(key=lambda c: (c.name, c.clinic_id))
+        result[day] = out
+    return result
 
 
 def slots_frame(slots: Iterable[Slot | ClinicSlot]) -> pd.DataFrame:

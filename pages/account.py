@@ -36,15 +36,19 @@ def _password_input(ident: str, label: str, autocomplete: str) -> list[object]:
 
 
 def layout(**_kwargs: str) -> html.Div:
+    # Without a user (Dash's start-up render, which learns the page's ids) the page still
+    # returns its frame, with no data.
     user = current_user()
-    if user is None:  # the access guard signs visitors in first; this is for type checkers
-        return html.Div()
-    details = [
-        ("Name", user.name),
-        ("E-mail", user.email),
-        ("Role", ROLE_LABELS.get(user.role, user.role)),
-        ("Organization", user.organization_name),
-    ]
+    details = (
+        [
+            ("Name", user.name),
+            ("E-mail", user.email),
+            ("Role", ROLE_LABELS.get(user.role, user.role)),
+            ("Organization", user.organization_name),
+        ]
+        if user
+        else []
+    )
     return dbc.Row(
         [
             dbc.Col(

@@ -151,7 +151,9 @@ class DashClient:
                     # Pattern-matching: (id, value) for MATCH, a list of them for ALL.
                     pairs = value if isinstance(value, list) else [value] if value else []
                     items = [{"id": i, "property": d["property"], "value": v} for i, v in pairs]
-                    out.append(items if isinstance(value, list) else (items or [{}])[0])
+                    # ALL is always a list (empty when no such component is on the page).
+                    every = '["ALL"]' in ident or '["ALLSMALLER"]' in ident
+                    out.append(items if isinstance(value, list) or every else (items or [{}])[0])
                 else:
                     out.append({"id": ident, "property": d["property"], "value": value})
             return out

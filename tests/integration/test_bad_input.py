@@ -24,6 +24,9 @@ FUZZED = [
     "login-feedback.children",
     "account-feedback.children",
     "settings-staff.children",
+    "av-clinic-view.children",
+    "av-day-list.children",
+    "av-clinic.value",
 ]
 
 HOSTILE_TEXT = [
@@ -51,6 +54,9 @@ JSON_VALUES = st.recursive(
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),
     max_leaves=12,
+)
+PATTERN_IDS = st.dictionaries(
+    st.sampled_from(["type", "id", "clinic", "where", "index"]), SCALARS, min_size=1, max_size=3
 )
 SETTINGS = settings(
     max_examples=40,
@@ -96,8 +102,17 @@ def test_random_values_in_a_well_formed_request_never_crash_the_server(
     fuzz_client: DashClient, output: str, data: st.DataObject
 ) -> None:
     payload = fuzz_client.payload(output)
-    for entry in payload["inputs"] + payload["state"]:
-        entry["value"] = data.draw(JSON_VALUES)
+    declared = next(d for d in fuzz_client.dependencies() if d["output"] == payload["output"])
+    for entry, dep in zip(
+        payload["inputs"] + payload["state"], declared["inputs"] + declared["state"], strict=True
+    ):
+        if isinstance(entry, list):  # pattern-matching ALL: components with any ids
+            entry.extend(
+                {"id": ident, "property": dep["property"], "value": data.draw(JSON_VALUES)}
+                for ident in data.draw(st.lists(PATTERN_IDS, max_size=3))
+            )
+        else:
+            entry["value"] = data.draw(JSON_VALUES)
     _assert_handled(fuzz_client.post_callback(_encoded(payload)))
 
 
