@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from data.db import Database
-from data.migrate import heads, upgrade
+from data.migrate import heads, include_object, upgrade
 from data.models import Appointment, Base, Schedule
 from tests.factories import (
     make_appointment,
@@ -37,7 +37,9 @@ def test_migrated_schema_matches_the_models(new_db_url: str) -> None:
     database = Database(new_db_url)
     try:
         with database.engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
             diff = compare_metadata(ctx, Base.metadata)
         assert diff == []
     finally:
