@@ -12,3 +12,11 @@ def id_factory(prefix: str) -> Callable[[str], str]:
         return f"{prefix}-{name}"
 
     return make
+
+
+def dom_id(ident: dict[str, object]) -> str:
+    """The HTML id Dash gives a pattern-matching id (for ``html_for`` and selectors):
+    keys sorted, values as JSON, no spaces (dash-renderer's ``stringifyId``)."""
+    import json
+
+    return "{" + ",".join(f"{json.dumps(k)}:{json.dumps(ident[k])}" for k in sorted(ident)) + "}"

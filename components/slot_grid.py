@@ -71,6 +71,9 @@ def _local(at: datetime, tz: ZoneInfo) -> datetime:
     return at.astimezone(tz)
 
 
+EMPTY_DAY_HEADER = "text-center slot-grid-empty-day"
+
+
 def clinic_slot_grid(
     slots_by_day: Mapping[date, Sequence[ClinicSlot]],
     timezone: str,
@@ -96,13 +99,12 @@ def clinic_slot_grid(
                 html.Th(
                     day_header(d, today),
                     scope="col",
-                    className="text-center" + (" slot-grid-empty-day" if not slots_by_day[d]
-                                               else ""),
+                    className="text-center" if slots_by_day[d] else EMPTY_DAY_HEADER,
                 )
                 for d in days
             ]
         )
-    )  # fmt: skip
+    )
     rows = []
     for t in times:
         tds: list[Any] = [html.Th(t, scope="row", className="slot-grid-time")]

@@ -167,9 +167,11 @@ def get_upcoming_appointments(
     with_summary: bool = False,
     include_cancelled: bool = True,
     limit: int | None = None,
+    clinic_id: int | None = None,
 ) -> UpcomingAppointments:
     """Appointments starting in the range, ordered by time, optionally for one
-    practitioner and/or one patient; ``with_summary`` adds counts by status and by type."""
+    practitioner, one patient and/or one clinic; ``with_summary`` adds counts by status
+    and by type."""
     with ctx.db.read() as s:
         lo, hi = _bounds(s, organization_id, start, end)
         if hi <= lo:
@@ -183,6 +185,8 @@ def get_upcoming_appointments(
             where.append(Appointment.practitioner_id == practitioner_id)
         if patient_id is not None:
             where.append(Appointment.patient_id == patient_id)
+        if clinic_id is not None:
+            where.append(Appointment.clinic_id == clinic_id)
         if not include_cancelled:
             where.append(Appointment.status != "cancelled")
         stmt = (

@@ -221,3 +221,36 @@ def path_to(old: str, target: str) -> list[str] | None:
             seen.add(nxt)
             queue.append((nxt, [*path, nxt]))
     return None
+
+
+def possible_next(
+    old: str,
+    *,
+    start_at: datetime,
+    local_start_date: date,
+    now: datetime,
+    local_today: date,
+    actor_role: str | None,
+) -> tuple[str, ...]:
+    """The statuses ``plan_transition`` would accept now (normal steps, then corrections),
+    assuming a cancellation category and a reason are given where one is required: the
+    actions a form offers. Role permissions are the caller's (``domain.permissions``)."""
+    out = []
+    candidates = (*TRANSITIONS.get(old, ()), *(new for (o, new) in CORRECTIONS if o == old))
+    for new in candidates:
+        try:
+            plan_transition(
+                old,
+                new,
+                start_at=start_at,
+                local_start_date=local_start_date,
+                now=now,
+                local_today=local_today,
+                actor_role=actor_role,
+                reason="(any reason)",
+                cancellation_category=CANCELLATION_CATEGORIES[0] if new == "cancelled" else None,
+            )
+        except BookingError:
+            continue
+        out.append(new)
+    return tuple(out)

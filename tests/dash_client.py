@@ -80,7 +80,19 @@ def _split_output(output_key: str) -> list[str]:
 
 def _dep(spec: str) -> dict[str, Any]:
     ident, prop = spec.rsplit(".", 1)
-    return {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop}
+    return {
+        "id": _concrete(json.loads(ident)) if ident.startswith("{") else ident,
+        "property": prop,
+    }
+
+
+# What a MATCH key stands for when a test gives no component of its own: the browser
+# always sends one concrete id per MATCH dependency.
+MATCH_PLACEHOLDER = 1
+
+
+def _concrete(ident: dict[str, Any]) -> dict[str, Any]:
+    return {k: MATCH_PLACEHOLDER if v == ["MATCH"] else v for k, v in ident.items()}
 
 
 class DashClient:
@@ -153,7 +165,11 @@ class DashClient:
                     items = [{"id": i, "property": d["property"], "value": v} for i, v in pairs]
                     # ALL is always a list (empty when no such component is on the page).
                     every = '["ALL"]' in ident or '["ALLSMALLER"]' in ident
-                    out.append(items if isinstance(value, list) or every else (items or [{}])[0])
+                    if every or isinstance(value, list):
+                        out.append(items)
+                    else:
+                        one = {"id": _concrete(json.loads(ident)), "property": d["property"]}
+                        out.append(items[0] if items else {**one, "value": None})
                 else:
                     out.append({"id": ident, "property": d["property"], "value": value})
             return out

@@ -27,6 +27,18 @@ FUZZED = [
     "av-clinic-view.children",
     "av-day-list.children",
     "av-clinic.value",
+    "book-patient.options",
+    "book-practitioner.options",
+    "book-clinic.options",
+    "book-duration.value",
+    "book-start.options",
+    "book-result.children",  # booking submit
+    "cal-date.value",
+    "cal-grid.children",
+    "cal-panel.is_open",
+    "cal-panel-body.children",
+    "cal-result.data",  # status change, cancellation, reschedule
+    '{"appointment":["MATCH"],"type":"cal-move-start"}.options',
 ]
 
 HOSTILE_TEXT = [

@@ -1,0 +1,276 @@
+"""An appointment's detail panel: what, when, who and where; the actions allowed now
+(from ``domain.calendar.AppointmentDetails``, itself from the workflow's transition
+table); a cancel form, a reschedule form; and the appointment's history.
+
+Pure layout. Buttons and fields get the pattern-matching ids the page passes
+(``action_id(name)``, ``field_id(name)``), so the page's callbacks find them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.ids import dom_id
+from components.slot_grid import zone_label
+from components.status import status_badge
+from data.vocabulary import CANCELLATION_CATEGORIES, MAX_REASON_LENGTH
+from domain.activity import ActivityView
+from domain.calendar import AppointmentDetails
+from domain.timefmt import fmt_span, fmt_when
+
+# What each target status is called on its button.
+ACTION_LABELS: dict[str, str] = {
+    "booked": "Undo cancellation",
+    "confirmed": "Confirm",
+    "arrived": "Check in",
+    "in-progress": "Start visit",
+    "completed": "Complete",
+    "no-show": "Mark no-show",
+}
+ACTION_ICONS: dict[str, str] = {
+    "booked": "bi-arrow-counterclockwise",
+    "confirmed": "bi-check2",
+    "arrived": "bi-box-arrow-in-right",
+    "in-progress": "bi-play-fill",
+    "completed": "bi-check2-all",
+    "no-show": "bi-person-x",
+}
+CATEGORY_LABELS: dict[str, str] = {
+    "patient-initiated": "Patient cancelled",
+    "practice-initiated": "Practice cancelled",
+    "emergency": "Emergency",
+    "other": "Other",
+}
+assert set(CATEGORY_LABELS) == set(CANCELLATION_CATEGORIES)
+
+IdMaker = Callable[[str], dict[str, Any]]
+
+
+def action_label(old: str, new: str) -> str:
+    if (old, new) == ("no-show", "arrived"):
+        return "Arrived late"
+    return ACTION_LABELS.get(new, new)
+
+
+def _details(details: AppointmentDetails) -> html.Dl:
+    a = details.appointment
+    tz = a.clinic_timezone
+    rows: list[tuple[str, Any]] = [
+        (
+            "When",
+            f"{fmt_span(a.start_at, a.end_at, tz)} ({zone_label(tz)})",
+        ),
+        ("With", a.practitioner_name),
+        ("Where", a.clinic_name),
+        ("Type", f"{a.appointment_type_name}, {a.duration_minutes} minutes"),
+        ("Booked", fmt_when(a.booked_at, a.clinic_timezone)),
+    ]
+    if a.cancellation_category:
+        reason = CATEGORY_LABELS.get(a.cancellation_category, a.cancellation_category)
+        if a.cancellation_reason:
+            reason = f"{reason}: {a.cancellation_reason}"
+        rows.append(("Cancelled", reason))
+    if a.notes:
+        rows.append(("Notes", html.Span(a.notes, className="text-prewrap")))
+    return html.Dl(
+        [
+            item
+            for label, value in rows
+            for item in (
+                html.Dt(label, className="col-3 fw-normal text-muted"),
+                html.Dd(value, className="col-9 mb-1"),
+            )
+        ],
+        className="row mb-3",
+    )
+
+
+def _status_actions(details: AppointmentDetails, action_id: IdMaker, field_id: IdMaker) -> Any:
+    a = details.appointment
+    steps = [s for s in details.next_statuses if s != "cancelled"]
+    if not steps:
+        return None
+    buttons = [
+        dbc.Button(
+            [
+                html.I(className=f"bi {ACTION_ICONS.get(s, 'bi-arrow-right')} me-1"),
+                action_label(a.status, s),
+            ],
+            id=action_id(s),
+            n_clicks=0,
+            color="warning" if s == "no-show" else "primary",
+            outline=s in ("no-show", "booked"),
+            size="sm",
+            className="me-2 mb-2",
+        )
+        for s in steps
+    ]
+    needs_reason = "booked" in steps
+    return html.Div(
+        [
+            html.H6("Next step", className="mb-2"),
+            html.Div(buttons),
+            dbc.Textarea(
+                id=field_id("comment"),
+                placeholder="Reason (needed to undo a cancellation)"
+                if needs_reason
+                else "Comment for the history (optional)",
+                rows=1,
+                maxLength=MAX_REASON_LENGTH,
+                className="mt-1",
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def _cancel_form(action_id: IdMaker, field_id: IdMaker) -> dbc.AccordionItem:
+    return dbc.AccordionItem(
+        [
+            dbc.Label("Why is it cancelled?", html_for=dom_id(field_id("category"))),
+            dcc.Dropdown(
+                id=field_id("category"),
+                options=[
+                    {"label": CATEGORY_LABELS[c], "value": c} for c in CANCELLATION_CATEGORIES
+                ],
+                placeholder="Choose a category",
+                className="mb-2",
+            ),
+            dbc.Textarea(
+                id=field_id("reason"),
+                placeholder="Details (optional), e.g. what the patient said",
+                rows=2,
+                maxLength=MAX_REASON_LENGTH,
+                className="mb-2",
+            ),
+            dbc.Button(
+                [html.I(className="bi bi-x-circle me-1"), "Cancel the appointment"],
+                id=action_id("cancelled"),
+                n_clicks=0,
+                color="danger",
+                size="sm",
+            ),
+            html.P(
+                "The time becomes free for other patients at once; the practitioner and "
+                "the patient are told.",
+                className="small text-muted mt-2 mb-0",
+            ),
+        ],
+        title="Cancel…",
+        item_id="cancel",
+    )
+
+
+def _reschedule_form(
+    details: AppointmentDetails, action_id: IdMaker, field_id: IdMaker, today: date
+) -> dbc.AccordionItem:
+    a = details.appointment
+    return dbc.AccordionItem(
+        [
+            dbc.Label("New date", html_for=dom_id(field_id("move-date"))),
+            dbc.Input(
+                id=field_id("move-date"),
+                type="date",
+                value=max(a.local_date, today).isoformat(),
+                min=today.isoformat(),
+                className="mb-2",
+            ),
+            html.Div("Open times", className="form-label"),
+            dcc.Loading(
+                dbc.RadioItems(
+                    id=field_id("move-start"),
+                    options=[],
+                    inline=True,
+                    className="slot-choices",
+                    input_class_name="btn-check",
+                    label_class_name="btn btn-outline-success btn-sm",
+                    label_checked_class_name="active",
+                ),
+                delay_show=200,
+            ),
+            dbc.Button(
+                [html.I(className="bi bi-arrow-left-right me-1"), "Move the appointment"],
+                id=action_id("move"),
+                n_clicks=0,
+                color="primary",
+                size="sm",
+                className="mt-2",
+            ),
+            html.P(
+                f"Same practitioner, clinic, type and {a.duration_minutes} minutes; the "
+                "old time becomes free.",
+                className="small text-muted mt-2 mb-0",
+            ),
+        ],
+        title="Reschedule…",
+        item_id="reschedule",
+    )
+
+
+def history_list(events: Sequence[ActivityView], timezone: str) -> Any:
+    if not events:
+        return html.P("No history recorded.", className="text-muted small")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Span(fmt_when(e.created_at, timezone), className="text-muted me-2"),
+                    dbc.Badge("important", color="danger", className="me-1")
+                    if e.priority == "high"
+                    else None,
+                    e.summary,
+                    html.Div(f"Reason: {e.payload['reason']}", className="text-muted text-prewrap")
+                    if e.payload.get("reason")
+                    else None,
+                ],
+                className="mb-2",
+            )
+            for e in reversed(events)
+        ],
+        className="list-unstyled small mb-0 cal-history",
+    )
+
+
+def appointment_panel(
+    details: AppointmentDetails, action_id: IdMaker, field_id: IdMaker, today: date
+) -> html.Div:
+    """The panel's body for one appointment."""
+    a = details.appointment
+    forms = []
+    if "cancelled" in details.next_statuses:
+        forms.append(_cancel_form(action_id, field_id))
+    if details.can_reschedule:
+        forms.append(_reschedule_form(details, action_id, field_id, today))
+    history: Any
+    if details.history is None:
+        history = None
+    else:
+        history = html.Div(
+            [html.H6("History", className="mt-3"), history_list(details.history, a.clinic_timezone)]
+        )
+    no_actions = not details.next_statuses and not details.can_reschedule
+    return html.Div(
+        [
+            html.Div(
+                [html.H5(a.patient_name, className="mb-0 me-2"), status_badge(a.status)],
+                className="d-flex align-items-center mb-2",
+            ),
+            _details(details),
+            _status_actions(details, action_id, field_id),
+            dbc.Accordion(forms, start_collapsed=True, className="mb-2") if forms else None,
+            html.P(
+                "Nothing to do here now with your role.",
+                className="text-muted small",
+            )
+            if no_actions
+            else None,
+            history,
+        ],
+        id="cal-panel-content",
+        **{"data-version": str(a.version), "data-status": a.status},
+    )

@@ -1,0 +1,623 @@
+"""Booking form (front desk, coordinators): patient, practitioner, clinic, an open time,
+type, duration and notes; the appointment service decides.
+
+Prefilled from the query string, as the availability page links to it:
+``/book?clinic=ID&practitioner=ID&start=ISO&type=ID&specialty=NAME&patient=ID``.
+
+No double booking from this form: the button is disabled while a booking is sent, a
+booked time leaves the list of open times at once, and a replayed request is refused by
+the service's one-patient-one-place rule (the patient already has that appointment).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html, no_update
+
+from components.auth import callback
+from components.context import app_context, current_actor, current_user
+from components.forms import (
+    empty_state,
+    field_feedback,
+    form_alert,
+    page_header,
+    parse_date,
+    parse_instant,
+    parse_int,
+)
+from components.ids import id_factory
+from components.slot_grid import zone_label
+from data.vocabulary import MAX_NOTES_LENGTH, MAX_SEARCH_LENGTH
+from domain.appointments import AppointmentView, create_appointment
+from domain.availability import AvailabilityError, get_practitioner_slots
+from domain.catalog import (
+    list_appointment_types,
+    list_practitioners,
+    list_specialties,
+    practitioner_clinics,
+)
+from domain.errors import BookingError
+from domain.organizations import get_organization
+from domain.patients import PatientMatch, get_patient, search_patients
+from domain.permissions import Permission
+from domain.text import TextError
+from domain.timefmt import fmt_span
+
+dash.register_page(
+    __name__,
+    path="/book",
+    name="Book",
+    title="Book an appointment · Clinic scheduling",
+    description="Book a patient into an open time with a practitioner.",
+    icon="bi-calendar-plus",
+    order=20,
+    permission=Permission.BOOK,
+)
+
+pid = id_factory("book")
+# The form fields a BookingError can point at, each with its message slot.
+FIELDS = ("patient", "practitioner", "clinic", "appointment_type", "duration", "start", "notes")
+
+
+def _org_id() -> int | None:
+    user = current_user()
+    return user.organization_id if user else None
+
+
+def _patient_option(p: PatientMatch) -> dict[str, Any]:
+    return {"label": p.label, "value": p.id}
+
+
+def _practitioner_options(org_id: int | None, specialty: str | None) -> list[dict[str, Any]]:
+    if org_id is None:
+        return []
+    return [
+        {"label": f"{p.name} · {p.specialty}", "value": p.id}
+        for p in list_practitioners(app_context(), org_id, specialty=specialty)
+    ]
+
+
+def _clinic_options(org_id: int | None, practitioner_id: int | None) -> list[dict[str, Any]]:
+    if org_id is None or practitioner_id is None:
+        return []
+    return [
+        {"label": c.name, "value": c.id}
+        for c in practitioner_clinics(app_context(), org_id, practitioner_id)
+    ]
+
+
+def _error_slot(field: str) -> html.Div:
+    return html.Div(id=pid(f"{field}-error"), className="field-error", role="alert")
+
+
+def _labelled(label: str, field: str, control: Any, hint: str | None = None) -> list[Any]:
+    """Label, control, hint and (for the fields the service can refuse) the slot its
+    message goes to."""
+    return [
+        dbc.Label(label, html_for=pid(field), className="fw-semibold"),
+        control,
+        dbc.FormText(hint) if hint else None,
+        _error_slot(field) if field in FIELDS else None,
+    ]
+
+
+def layout(
+    clinic: str | None = None,
+    practitioner: str | None = None,
+    start: str | None = None,
+    type: str | None = None,
+    specialty: str | None = None,
+    patient: str | None = None,
+    **_kwargs: str,
+) -> html.Div:
+    """Prefilled from the query string (every part optional, wrong values ignored)."""
+    app = app_context()
+    org_id = _org_id()
+    org = get_organization(app, org_id) if org_id is not None else None
+    today = org.local_today(app.clock()) if org else app.clock().date()
+    specialties = list_specialties(app, org_id) if org_id else []
+    types = list_appointment_types(app, org_id) if org_id else []
+    chosen_specialty = specialty if specialty in specialties else None
+    practitioners = _practitioner_options(org_id, chosen_specialty)
+    practitioner_id = parse_int(practitioner)
+    if not any(o["value"] == practitioner_id for o in practitioners):
+        practitioner_id = None
+    clinics = _clinic_options(org_id, practitioner_id)
+    clinic_id = parse_int(clinic)
+    if not any(o["value"] == clinic_id for o in clinics):
+        clinic_id = clinics[0]["value"] if len(clinics) == 1 else None
+    type_id = parse_int(type)
+    kind = next((t for t in types if t.id == type_id), None)
+    wanted = parse_instant(start)
+    day = today
+    if wanted is not None and clinic_id is not None:
+        here = practitioner_clinics(app, org_id or 0, practitioner_id or 0)
+        tz = next(c.timezone for c in here if c.id == clinic_id)
+        day = wanted.astimezone(ZoneInfo(tz)).date()
+    patient_options, patient_id = [], None
+    chosen = parse_int(patient)
+    user = current_user()
+    if chosen is not None and org_id is not None and user is not None:
+        found = get_patient(app, org_id, chosen, actor=user.actor)
+        if found is not None:
+            patient_options, patient_id = [_patient_option(found)], found.id
+    horizon = today + timedelta(days=org.booking_horizon_days if org else 90)
+
+    patient_block = dbc.Col(
+        [
+            dbc.Label("Patient", html_for=pid("patient-search"), className="fw-semibold"),
+            dbc.Input(
+                id=pid("patient-search"),
+                type="search",
+                debounce=300,
+                maxLength=MAX_SEARCH_LENGTH,
+                autoComplete="off",
+                placeholder="Name, or date of birth (MM/DD/YYYY)",
+            ),
+            html.Div(id=pid("patient-hint"), className="form-text"),
+            dcc.Loading(
+                dbc.RadioItems(
+                    id=pid("patient"),
+                    options=patient_options,
+                    value=patient_id,
+                    className="patient-results mt-1",
+                    input_class_name="me-2",
+                ),
+                delay_show=200,
+            ),
+            _error_slot("patient"),
+        ],
+        lg=12,
+        className="mb-3",
+    )
+    who = dbc.Row(
+        [
+            dbc.Col(
+                _labelled(
+                    "Specialty",
+                    "specialty",
+                    dcc.Dropdown(
+                        id=pid("specialty"),
+                        options=specialties,
+                        value=chosen_specialty,
+                        placeholder="Any specialty",
+                    ),
+                ),
+                md=4,
+                className="mb-3",
+            ),
+            dbc.Col(
+                _labelled(
+                    "Practitioner",
+                    "practitioner",
+                    dcc.Dropdown(
+                        id=pid("practitioner"),
+                        options=practitioners,
+                        value=practitioner_id,
+                        placeholder="Choose a practitioner",
+                    ),
+                ),
+                md=4,
+                className="mb-3",
+            ),
+            dbc.Col(
+                _labelled(
+                    "Clinic",
+                    "clinic",
+                    dcc.Dropdown(
+                        id=pid("clinic"),
+                        options=clinics,
+                        value=clinic_id,
+                        placeholder="Choose the practitioner first",
+                    ),
+                    "Only the clinics this practitioner works at.",
+                ),
+                md=4,
+                className="mb-3",
+            ),
+        ]
+    )
+    what = dbc.Row(
+        [
+            dbc.Col(
+                _labelled(
+                    "Appointment type",
+                    "appointment_type",
+                    dcc.Dropdown(
+                        id=pid("appointment_type"),
+                        options=[{"label": t.name, "value": t.id} for t in types],
+                        value=kind.id if kind else None,
+                        placeholder="Choose a type",
+                    ),
+                ),
+                md=4,
+                className="mb-3",
+            ),
+            dbc.Col(
+                _labelled(
+                    "Duration (minutes)",
+                    "duration",
+                    dbc.Input(
+                        id=pid("duration"),
+                        type="number",
+                        min=1,
+                        max=720,
+                        step=1,
+                        value=kind.default_minutes if kind else None,
+                    ),
+                    "Set by the type; change it if this visit needs more or less.",
+                ),
+                md=4,
+                className="mb-3",
+            ),
+            dbc.Col(
+                _labelled(
+                    "Date",
+                    "date",
+                    dbc.Input(
+                        id=pid("date"),
+                        type="date",
+                        value=day.isoformat(),
+                        min=today.isoformat(),
+                        max=horizon.isoformat(),
+                    ),
+                ),
+                md=4,
+                className="mb-3",
+            ),
+        ]
+    )
+    when = html.Div(
+        [
+            dbc.Label("Open times", className="fw-semibold"),
+            dcc.Loading(
+                html.Div(
+                    [
+                        html.Div(id=pid("slots-note"), className="form-text mb-1"),
+                        dbc.RadioItems(
+                            id=pid("start"),
+                            options=[],
+                            value=wanted.isoformat() if wanted else None,
+                            inline=True,
+                            className="slot-choices",
+                            input_class_name="btn-check",
+                            label_class_name="btn btn-outline-success btn-sm",
+                            label_checked_class_name="active",
+                        ),
+                    ]
+                ),
+                delay_show=200,
+            ),
+            _error_slot("start"),
+        ],
+        className="mb-3",
+    )
+    notes = html.Div(
+        _labelled(
+            "Notes",
+            "notes",
+            dbc.Textarea(id=pid("notes"), rows=2, maxLength=MAX_NOTES_LENGTH),
+            "Optional; seen by the practitioner and the front desk.",
+        ),
+        className="mb-3",
+    )
+    form = dbc.Card(
+        dbc.CardBody(
+            [
+                dbc.Row(patient_block),
+                who,
+                what,
+                when,
+                notes,
+                html.Div(id=pid("result")),
+                dbc.Button(
+                    [html.I(className="bi bi-calendar-check me-2"), "Book appointment"],
+                    id=pid("submit"),
+                    color="primary",
+                    n_clicks=0,
+                ),
+            ]
+        ),
+        className="shadow-sm",
+    )
+    return html.Div(
+        [
+            page_header(
+                "Book an appointment",
+                "Find the patient, choose who, where and when, then book. Times are the "
+                "clinic's local time.",
+            ),
+            dcc.Store(id=pid("booked"), data=None),
+            dbc.Row(dbc.Col(form, xl=10, xxl=9)),
+        ]
+    )
+
+
+def _whole_minutes(value: int | float | None) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value != value or value in (float("inf"), float("-inf")) or value != int(value):
+        return None
+    return int(value)
+
+
+# --------------------------------------------------------------------------- pickers
+
+
+@callback(
+    Output(pid("patient"), "options"),
+    Output(pid("patient-hint"), "children"),
+    Input(pid("patient-search"), "value"),
+    State(pid("patient"), "value"),
+    prevent_initial_call=True,
+    permission=Permission.BOOK,
+)
+def find_patients(query: str | None, chosen: int | None) -> tuple[object, object]:
+    """Server-side type-ahead: at most 20 matches; the chosen patient stays listed."""
+    actor = current_actor()
+    org_id = actor.organization_id or 0
+    try:
+        found = search_patients(app_context(), org_id, query, actor=actor)
+    except TextError as exc:
+        return no_update, exc.message
+    options = [_patient_option(p) for p in found.matches]
+    if chosen is not None and not any(o["value"] == chosen for o in options):
+        current = get_patient(app_context(), org_id, chosen, actor=actor)
+        if current is not None:
+            options.insert(0, _patient_option(current))
+    if found.hint:
+        hint = found.hint if (query or "").strip() else ""
+    elif not found.matches:
+        hint = "No patient found. Check the spelling, or search by date of birth."
+    elif found.truncated:
+        hint = f"Showing the first {len(found.matches)}: type more of the name to narrow."
+    else:
+        n = len(found.matches)
+        hint = f"{n} patient{'s' if n != 1 else ''} found: choose one."
+    return options, hint
+
+
+@callback(
+    Output(pid("practitioner"), "options"),
+    Output(pid("practitioner"), "value"),
+    Input(pid("specialty"), "value"),
+    State(pid("practitioner"), "value"),
+    prevent_initial_call=True,
+    permission=Permission.BOOK,
+)
+def practitioners_for_specialty(
+    specialty: str | None, current: int | None
+) -> tuple[object, object]:
+    options = _practitioner_options(current_actor().organization_id, specialty)
+    keep = current if any(o["value"] == current for o in options) else None
+    return options, keep
+
+
+@callback(
+    Output(pid("clinic"), "options"),
+    Output(pid("clinic"), "value"),
+    Input(pid("practitioner"), "value"),
+    State(pid("clinic"), "value"),
+    prevent_initial_call=True,
+    permission=Permission.BOOK,
+)
+def clinics_for_practitioner(
+    practitioner_id: int | None, current: int | None
+) -> tuple[object, object]:
+    options = _clinic_options(current_actor().organization_id, practitioner_id)
+    if any(o["value"] == current for o in options):
+        return options, current
+    return options, options[0]["value"] if len(options) == 1 else None
+
+
+@callback(
+    Output(pid("duration"), "value"),
+    Input(pid("appointment_type"), "value"),
+    prevent_initial_call=True,
+    permission=Permission.BOOK,
+)
+def duration_for_type(type_id: int | None) -> object:
+    org_id = current_actor().organization_id or 0
+    types = list_appointment_types(app_context(), org_id)
+    kind = next((t for t in types if t.id == type_id), None)
+    return kind.default_minutes if kind else no_update
+
+
+@callback(
+    Output(pid("start"), "options"),
+    Output(pid("start"), "value"),
+    Output(pid("slots-note"), "children"),
+    Input(pid("practitioner"), "value"),
+    Input(pid("clinic"), "value"),
+    Input(pid("date"), "value"),
+    Input(pid("appointment_type"), "value"),
+    Input(pid("duration"), "value"),
+    Input(pid("booked"), "data"),
+    State(pid("start"), "value"),
+    permission=Permission.BOOK,
+)
+def open_times(
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    day_value: str | None,
+    type_id: int | None,
+    duration: int | float | None,
+    _booked: dict[str, Any] | None,
+    wanted: str | None,
+) -> tuple[object, object, object]:
+    """The practitioner's open starts that day at that clinic for that type and
+    duration; the chosen one stays chosen while it is still open."""
+    day = parse_date(day_value)
+    if practitioner_id is None or clinic_id is None or day is None:
+        return [], None, "Choose a practitioner, a clinic and a date to see open times."
+    minutes = _whole_minutes(duration)
+    org_id = current_actor().organization_id or 0
+    clinics = practitioner_clinics(app_context(), org_id, practitioner_id)
+    clinic = next((c for c in clinics if c.id == clinic_id), None)
+    if clinic is None:
+        return [], None, "Choose one of this practitioner's clinics."
+    try:
+        slots = get_practitioner_slots(
+            app_context(),
+            org_id,
+            practitioner_id,
+            day,
+            clinic_id=clinic_id,
+            appointment_type_id=type_id,
+            duration_minutes=minutes,
+        )
+    except AvailabilityError as exc:
+        return [], None, exc.message
+    tz = ZoneInfo(clinic.timezone)
+    options = []
+    for s in slots:
+        label = f"{s.start.astimezone(tz):%H:%M}"
+        if s.capacity > 1:
+            label += f" ({s.seats_left} of {s.capacity} seats)"
+        options.append({"label": label, "value": s.start.isoformat()})
+    wanted_at = parse_instant(wanted)
+    chosen = next(
+        (o["value"] for o in options if wanted_at and parse_instant(o["value"]) == wanted_at),
+        None,
+    )
+    if not options:
+        note = empty_state(
+            f"No open time on {day:%A %d %B} at {clinic.name}.",
+            "Try another date, or another practitioner or clinic.",
+        )
+        return [], None, note
+    when = f"{day:%A %d %B} at {clinic.name}, {zone_label(clinic.timezone)}"
+    count = f"{len(options)} open time{'s' if len(options) != 1 else ''}"
+    return options, chosen, f"{count} on {when}."
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def _success(view: AppointmentView) -> dbc.Alert:
+    rows = [
+        ("Patient", view.patient_name),
+        ("When", fmt_span(view.start_at, view.end_at, view.clinic_timezone)),
+        ("With", view.practitioner_name),
+        ("Where", view.clinic_name),
+        ("Type", f"{view.appointment_type_name}, {view.duration_minutes} minutes"),
+    ]
+    return dbc.Alert(
+        [
+            html.H5(
+                [html.I(className="bi bi-check-circle me-2"), "Appointment booked"],
+                className="alert-heading",
+            ),
+            html.Dl(
+                [
+                    item
+                    for label, value in rows
+                    for item in (
+                        html.Dt(label, className="col-sm-3 fw-normal"),
+                        html.Dd(value, className="col-sm-9 mb-1"),
+                    )
+                ],
+                className="row mb-2",
+            ),
+            dcc.Link(
+                "Open the practitioner's calendar",
+                href=f"/calendar?practitioner={view.practitioner_id}&date={view.local_date}",
+                className="alert-link",
+            ),
+        ],
+        color="success",
+        id=pid("success"),
+    )
+
+
+@callback(
+    Output(pid("result"), "children"),
+    Output(pid("booked"), "data"),
+    *[Output(pid(f"{f}-error"), "children") for f in FIELDS],
+    Input(pid("submit"), "n_clicks"),
+    State(pid("patient"), "value"),
+    State(pid("practitioner"), "value"),
+    State(pid("clinic"), "value"),
+    State(pid("appointment_type"), "value"),
+    State(pid("duration"), "value"),
+    State(pid("start"), "value"),
+    State(pid("notes"), "value"),
+    prevent_initial_call=True,
+    running=[(Output(pid("submit"), "disabled"), True, False)],
+    permission=Permission.BOOK,
+)
+def book(
+    n_clicks: int | None,
+    patient_id: int | None,
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    type_id: int | None,
+    duration: int | float | None,
+    start: str | None,
+    notes: str | None,
+) -> tuple[object, ...]:
+    if not n_clicks:
+        return (no_update,) * (2 + len(FIELDS))
+    missing = _first_missing(patient_id, practitioner_id, clinic_id, type_id, duration, start)
+    if missing is not None:
+        return _refused(*missing)
+    minutes = _whole_minutes(duration)
+    if minutes is None:
+        return _refused("duration", "The duration must be a whole number of minutes.")
+    actor = current_actor()
+    try:
+        view = create_appointment(
+            app_context(),
+            actor.organization_id or 0,
+            patient_id=patient_id or 0,
+            practitioner_id=practitioner_id or 0,
+            clinic_id=clinic_id or 0,
+            start=parse_instant(start),  # type: ignore[arg-type]
+            appointment_type_id=type_id or 0,
+            actor=actor,
+            duration_minutes=minutes,
+            notes=notes,
+        )
+    except BookingError as exc:
+        return _refused(exc.field if exc.field in FIELDS else None, exc.message)
+    booked = {"id": view.id, "version": view.version}
+    return (_success(view), booked, *([""] * len(FIELDS)))
+
+
+def _first_missing(
+    patient_id: int | None,
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    type_id: int | None,
+    duration: int | float | None,
+    start: str | None,
+) -> tuple[str, str] | None:
+    """The first required choice not made yet (the form's own check, before the
+    service's)."""
+    if patient_id is None:
+        return "patient", "Search for the patient and choose them."
+    if practitioner_id is None:
+        return "practitioner", "Choose a practitioner."
+    if clinic_id is None:
+        return "clinic", "Choose a clinic."
+    if type_id is None:
+        return "appointment_type", "Choose the appointment type."
+    if duration is None:
+        return "duration", "Give the duration in minutes."
+    if parse_instant(start) is None:
+        return "start", "Choose one of the open times."
+    return None
+
+
+def _refused(field: str | None, message: str) -> tuple[object, ...]:
+    _invalid, texts = field_feedback(FIELDS, field, message)
+    summary = form_alert(
+        "Not booked: " + (message if field is None else "see the highlighted field."),
+        id=pid("refused"),
+    )
+    return (summary, no_update, *texts)
