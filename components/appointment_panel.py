@@ -17,7 +17,7 @@ from dash import dcc, html
 
 from components.ids import dom_id
 from components.slot_grid import zone_label
-from components.status import status_badge
+from components.status import STATUS_LABELS, status_badge
 from data.vocabulary import CANCELLATION_CATEGORIES, MAX_REASON_LENGTH
 from domain.activity import ActivityView
 from domain.calendar import AppointmentDetails
@@ -223,10 +223,7 @@ def history_list(events: Sequence[ActivityView], timezone: str) -> Any:
                     dbc.Badge("important", color="danger", className="me-1")
                     if e.priority == "high"
                     else None,
-                    e.summary,
-                    html.Div(f"Reason: {e.payload['reason']}", className="text-muted text-prewrap")
-                    if e.payload.get("reason")
-                    else None,
+                    html.Span(e.summary, className="text-prewrap"),
                 ],
                 className="mb-2",
             )
@@ -234,6 +231,12 @@ def history_list(events: Sequence[ActivityView], timezone: str) -> Any:
         ],
         className="list-unstyled small mb-0 cal-history",
     )
+
+
+def _nothing_to_do(status: str) -> str:
+    if status in ("completed", "cancelled", "no-show"):
+        return f"This appointment is {STATUS_LABELS[status].lower()}: nothing more to do."
+    return "Your role has no action on this appointment at the moment."
 
 
 def appointment_panel(
@@ -263,12 +266,7 @@ def appointment_panel(
             _details(details),
             _status_actions(details, action_id, field_id),
             dbc.Accordion(forms, start_collapsed=True, className="mb-2") if forms else None,
-            html.P(
-                "Nothing to do here now with your role.",
-                className="text-muted small",
-            )
-            if no_actions
-            else None,
+            html.P(_nothing_to_do(a.status), className="text-muted small") if no_actions else None,
             history,
         ],
         id="cal-panel-content",

@@ -11,6 +11,7 @@ the service's one-patient-one-place rule (the patient already has that appointme
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -584,7 +585,8 @@ def book(
             notes=notes,
         )
     except BookingError as exc:
-        return _refused(exc.field if exc.field in FIELDS else None, exc.message)
+        field = exc.field if exc.field in FIELDS else None
+        return _refused(field, exc.message, recheck=True)
     booked = {"id": view.id, "version": view.version}
     return (_success(view), booked, *([""] * len(FIELDS)))
 
@@ -614,10 +616,22 @@ def _first_missing(
     return None
 
 
-def _refused(field: str | None, message: str) -> tuple[object, ...]:
+FIELD_LABELS = {
+    "patient": "Patient",
+    "practitioner": "Practitioner",
+    "clinic": "Clinic",
+    "appointment_type": "Appointment type",
+    "duration": "Duration",
+    "start": "Open times",
+    "notes": "Notes",
+}
+
+
+def _refused(field: str | None, message: str, *, recheck: bool = False) -> tuple[object, ...]:
+    """The message next to its field (or above the button), and, when the service
+    refused, a fresh list of open times (what was open may have been taken)."""
     _invalid, texts = field_feedback(FIELDS, field, message)
-    summary = form_alert(
-        "Not booked: " + (message if field is None else "see the highlighted field."),
-        id=pid("refused"),
-    )
-    return (summary, no_update, *texts)
+    where = f"see “{FIELD_LABELS[field]}” above." if field in FIELD_LABELS else message
+    summary = form_alert(f"Not booked: {where}", id=pid("refused"))
+    recheck_marker = {"rechecked": time.time()} if recheck else no_update
+    return (summary, recheck_marker, *texts)

@@ -390,7 +390,7 @@ def _grid(cal: CalendarView, view: str, actor: Actor, today: date) -> tuple[Any,
         items,
         _chip_id,
         compact=view == "week" and not clinic_mode,
-        highlight=None if by_practitioner else today,
+        highlight=today if view == "week" else None,
         grid_id=pid("table"),
     )
     return grid, summary
@@ -513,7 +513,7 @@ def _feedback(result: dict[str, Any]) -> dbc.Alert:
     if kind == "stale":
         return dbc.Alert(
             [
-                html.H6("Changed by someone else", className="alert-heading mb-1"),
+                html.H6("Changed by someone else", className="alert-heading fw-bold mb-1"),
                 message,
                 html.Div("The panel now shows the appointment as it is.", className="small"),
             ],

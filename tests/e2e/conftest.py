@@ -131,8 +131,11 @@ def logout(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url("**/login")
 
 
-def shot(page, artifacts_dir: Path, name: str, backend: str) -> Path:  # type: ignore[no-untyped-def]
-    """Full-page screenshot under tests/artifacts/ (not committed)."""
+def shot(  # type: ignore[no-untyped-def]
+    page, artifacts_dir: Path, name: str, backend: str, *, full_page: bool = True
+) -> Path:
+    """Screenshot under tests/artifacts/ (not committed): the whole page, or only what is
+    on screen (``full_page=False``, for side panels and dialogs, which stay on screen)."""
     path = artifacts_dir / f"{name}-{backend}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -1,0 +1,239 @@
+"""What front-desk staff and coordinators do every day, in a real browser: find an open
+slot, book it, see it in the calendar; cancel with a reason and see the time free again;
+meet a conflict or a stale form and be told why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from data.models import Appointment, Patient
+from domain.actor import Actor
+from domain.appointment_views import get_today_appointments, get_upcoming_appointments
+from domain.appointments import create_appointment, update_appointment_status
+from domain.availability import get_clinic_slots_range, get_practitioner_slots
+from domain.catalog import list_appointment_types
+from domain.errors import BookingError
+from tests.conftest import DEMO_ANCHOR
+from tests.e2e.conftest import login, shot
+
+pytestmark = pytest.mark.e2e
+
+NY = ZoneInfo("America/New_York")
+TODAY = DEMO_ANCHOR.astimezone(NY).date()  # Wednesday 18 March 2026
+TOMORROW = TODAY + timedelta(days=1)
+SYSTEM = Actor.system(organization_id=1)
+
+
+def _free_patient(ctx, day, exclude: tuple[int, ...] = ()):  # type: ignore[no-untyped-def]
+    """A patient of the demo organization with nothing booked on ``day``."""
+    with ctx.db.read() as s:
+        patients = s.execute(
+            select(Patient.id, Patient.given_name, Patient.family_name)
+            .where(Patient.organization_id == 1, Patient.id.not_in(exclude or (0,)))
+            .order_by(Patient.id)
+            .limit(40)
+        ).all()
+    for pid, given, family in patients:
+        busy = get_upcoming_appointments(ctx, 1, day, day, patient_id=pid).rows
+        if not busy:
+            return pid, given, family
+    raise AssertionError("no free patient")
+
+
+def _follow_up(ctx) -> int:  # type: ignore[no-untyped-def]
+    return next(t.id for t in list_appointment_types(ctx, 1) if t.name == "Follow-up")
+
+
+def _choose_patient(page, given: str, family: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label("Patient").fill(f"{family} {given}")
+    page.locator("#book-patient").get_by_text(f"{family}, {given} · born").click()
+
+
+def test_coordinator_books_an_open_slot_and_sees_it_in_the_calendar(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    ctx = live_server.context
+    follow_up = _follow_up(ctx)
+    slot = get_clinic_slots_range(ctx, 1, 1, TOMORROW, TOMORROW, appointment_type_id=follow_up)[
+        TOMORROW
+    ][0]
+    local = slot.start.astimezone(NY)
+    _pid, given, family = _free_patient(ctx, TOMORROW)
+
+    login(page, "coordinator")
+    page.goto(f"/availability?clinic=1&type={follow_up}")
+    page.locator(f'#av-grid a[title^="{local:%a %d %b %H:%M}: "]').click()
+
+    page.wait_for_url("**/book?**")
+    page.get_by_role("heading", name="Book an appointment").wait_for()
+    assert page.title() == "Book an appointment · Clinic scheduling"
+    # Prefilled from the slot: practitioner, clinic, type, duration, date and time.
+    page.locator("#book-start input:checked").wait_for(state="attached")
+    assert page.locator("#book-start .active").inner_text() == f"{local:%H:%M}"
+    assert page.get_by_label("Duration (minutes)").input_value() == "20"
+    assert page.locator("#book-clinic").get_by_text("Harbor Main Clinic").is_visible()
+    _choose_patient(page, given, family)
+    page.get_by_label("Notes").fill("Booked by the browser test")
+    page.get_by_role("button", name="Book appointment").click()
+
+    success = page.locator("#book-success")
+    success.wait_for()
+    assert "Appointment booked" in success.inner_text()
+    assert f"{given} {family}" in success.inner_text()
+    assert f"{local:%a %d %b %Y %H:%M}" in success.inner_text()
+    # The time just booked is no longer offered for this practitioner.
+    assert page.locator("#book-start").get_by_text(f"{local:%H:%M}", exact=True).count() == 0
+    shot(page, artifacts_dir, "booking", e2e_backend)
+
+    page.get_by_role("link", name="Open the practitioner's calendar").click()
+    page.wait_for_url("**/calendar?**")
+    chip = page.locator(".cal-appt", has_text=f"{given} {family}")
+    chip.wait_for()
+    assert f"{local:%H:%M}" in chip.inner_text() and "Booked" in chip.inner_text()
+    shot(page, artifacts_dir, "calendar", e2e_backend)
+    chip.click()
+    panel = page.locator("#cal-panel-content")
+    panel.wait_for()
+    assert "Booked by the browser test" in panel.inner_text()
+    assert "Marcus Bell booked" in panel.inner_text()  # the history names who did it
+    shot(page, artifacts_dir, "calendar-panel", e2e_backend, full_page=False)
+    assert errors == []
+
+
+def test_cancelling_with_a_reason_frees_the_time_at_once(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    ctx = live_server.context
+    # A booked appointment tomorrow of the practitioner (Harbor Main Clinic).
+    with ctx.db.read() as s:
+        appointment_id = s.execute(
+            select(Appointment.id)
+            .where(
+                Appointment.organization_id == 1,
+                Appointment.clinic_id == 1,
+                Appointment.status == "booked",
+                Appointment.start_at >= DEMO_ANCHOR + timedelta(days=1),
+                Appointment.start_at < DEMO_ANCHOR + timedelta(days=2),
+                Appointment.duration_minutes == 20,
+            )
+            .order_by(Appointment.start_at, Appointment.id)
+            .limit(1)
+        ).scalar_one()
+    booked = get_upcoming_appointments(ctx, 1, TOMORROW, TOMORROW).rows
+    a = next(x for x in booked if x.id == appointment_id)
+    start = a.local_start
+    assert start not in {
+        s.start.astimezone(NY) for s in get_practitioner_slots(ctx, 1, a.practitioner_id, TOMORROW)
+    }
+
+    login(page, "coordinator")
+    page.goto(f"/calendar?practitioner={a.practitioner_id}&date={TOMORROW}&view=day")
+    page.locator(".cal-appt", has_text=a.patient_name).first.click()
+    panel = page.locator("#cal-panel-content")
+    panel.get_by_role("heading", name=a.patient_name).wait_for()
+    panel.get_by_role("button", name="Cancel…").click()
+    panel.locator(".dash-dropdown").first.click()
+    page.get_by_role("option", name="Patient cancelled").click()
+    panel.get_by_placeholder("Details (optional)").fill("Patient has the flu")
+    panel.get_by_role("button", name="Cancel the appointment").click()
+
+    page.locator("#cal-outcome-done").get_by_text("The time is free again").wait_for()
+    assert "Cancelled" in panel.locator(".status-badge").inner_text()
+    assert "Patient has the flu" in panel.inner_text()  # in the details and the history
+    shot(page, artifacts_dir, "calendar-cancelled", e2e_backend, full_page=False)
+    # The calendar behind the panel now offers that time as free.
+    page.get_by_role("button", name="Close").click()
+    free = page.locator(f'.cal-free[title^="{start:%H:%M}–"]')
+    free.wait_for()
+    assert f"{start:%H:%M}" in free.inner_text()
+    assert start in {
+        s.start.astimezone(NY) for s in get_practitioner_slots(ctx, 1, a.practitioner_id, TOMORROW)
+    }
+
+
+def test_a_booking_conflict_shows_the_services_reason_next_to_the_time(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    ctx = live_server.context
+    follow_up = _follow_up(ctx)
+    day = TOMORROW + timedelta(days=1)  # Friday
+    slot = get_clinic_slots_range(ctx, 1, 2, day, day, appointment_type_id=follow_up)[day][0]
+    practitioner = slot.practitioner_ids[0]
+    pid, _given, _family = _free_patient(ctx, day)
+    login(page, "front-desk")
+    page.goto(
+        f"/book?clinic=2&practitioner={practitioner}&type={follow_up}"
+        f"&start={slot.start.isoformat().replace('+', '%2B')}&patient={pid}"
+    )
+    page.locator("#book-start .active").wait_for()
+    # Meanwhile a colleague books that very time for someone else.
+    other, _, _ = _free_patient(ctx, day, exclude=(pid,))
+    create_appointment(
+        ctx,
+        1,
+        patient_id=other,
+        practitioner_id=practitioner,
+        clinic_id=2,
+        start=slot.start,
+        appointment_type_id=follow_up,
+        actor=SYSTEM,
+    )
+    page.get_by_role("button", name="Book appointment").click()
+    error = page.locator("#book-start-error")
+    error.wait_for()
+    # Exactly what the service says about this booking now.
+    with pytest.raises(BookingError) as refused:
+        create_appointment(
+            ctx,
+            1,
+            patient_id=pid,
+            practitioner_id=practitioner,
+            clinic_id=2,
+            start=slot.start,
+            appointment_type_id=follow_up,
+            actor=SYSTEM,
+        )
+    assert refused.value.field == "start"
+    assert error.inner_text() == refused.value.message
+    assert page.locator("#book-success").count() == 0
+    assert page.locator("#book-refused").inner_text() == "Not booked: see “Open times” above."
+    # The list of open times is fetched again: the taken time is gone from it.
+    taken = slot.start.astimezone(NY).strftime("%H:%M")
+    page.locator("#book-start").get_by_text(taken, exact=True).wait_for(state="detached")
+    shot(page, artifacts_dir, "booking-conflict", e2e_backend)
+
+
+def test_a_stale_status_change_says_someone_else_changed_it(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    ctx = live_server.context
+    waiting = next(
+        a
+        for a in get_today_appointments(ctx, 1, clinic_id=3)
+        if a.status == "booked" and a.start_at > DEMO_ANCHOR
+    )
+    login(page, "admin")
+    page.goto(f"/calendar?practitioner={waiting.practitioner_id}&date={TODAY}&view=day")
+    page.locator(".cal-appt", has_text=waiting.patient_name).first.click()
+    panel = page.locator("#cal-panel-content")
+    panel.get_by_role("button", name="Check in").wait_for()
+    # The patient confirms by phone with a colleague while the panel is open.
+    update_appointment_status(
+        ctx, 1, waiting.id, "confirmed", Actor(None, "Phone line", "front-desk", 1)
+    )
+    panel.get_by_role("button", name="Check in").click()
+    stale = page.locator("#cal-stale")
+    stale.wait_for()
+    assert "Changed by someone else" in stale.inner_text()
+    assert "Phone line" in stale.inner_text()
+    # Refreshed: the panel shows the appointment as it is now, and nothing was checked in.
+    page.locator("#cal-panel-content .status-badge", has_text="Confirmed").wait_for()
+    assert page.locator("#cal-panel-content").get_attribute("data-status") == "confirmed"
+    shot(page, artifacts_dir, "calendar-stale", e2e_backend, full_page=False)
