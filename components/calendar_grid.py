@@ -17,6 +17,7 @@ from components.slot_grid import ROOM_COLORS, ROOM_TEXT
 from components.status import STATUS_COLORS, STATUS_LABELS
 
 DEFAULT_HOURS = range(8, 18)
+COLUMN_MIN_REM = 8
 
 
 @dataclass(frozen=True)
@@ -47,40 +48,52 @@ def _appointment_chip(item: GridItem, chip_id: dict[str, Any], compact: bool) ->
     color = STATUS_COLORS.get(status, "#6c757d")
     label = STATUS_LABELS.get(status, status)
     span = f"{item.start:%H:%M}–{item.end:%H:%M}"
-    lines: list[Any] = [
-        html.Div(
-            [
-                html.Span(span, className="cal-chip-time"),
-                html.Span(
-                    [html.Span("●", style={"color": color}, className="me-1"), label],
-                    className="cal-chip-status",
-                ),
-            ],
-            className="cal-chip-head",
-        ),
-        html.Span(item.title, className="cal-chip-title"),
-    ]
-    if item.detail and not compact:
-        lines.append(html.Span(item.detail, className="cal-chip-detail"))
+    title = f"{span} {item.title} · {label}" + (f" · {item.detail}" if item.detail else "")
+    style = {"borderLeftColor": color, "backgroundColor": tint(color)}
+    if compact:
+        # A week of a busy clinic is hundreds of chips: few components each, the status
+        # as a word as well as a colour.
+        note = f"{item.detail} · {label}" if item.detail else label
+        lines: list[Any] = [
+            html.Span(f"{item.start:%H:%M}", className="cal-chip-time"),
+            item.title,
+            html.Span(note, className="cal-chip-detail"),
+        ]
+    else:
+        lines = [
+            html.Div(
+                [
+                    html.Span(span, className="cal-chip-time"),
+                    html.Span(
+                        [html.Span("●", style={"color": color}, className="me-1"), label],
+                        className="cal-chip-status",
+                    ),
+                ],
+                className="cal-chip-head",
+            ),
+            html.Span(item.title, className="cal-chip-title"),
+        ]
+        if item.detail:
+            lines.append(html.Span(item.detail, className="cal-chip-detail"))
     return html.Button(
         lines,
         id=chip_id,
         n_clicks=0,
         type="button",
         className=f"cal-chip cal-appt cal-status-{status}",
-        style={"borderLeftColor": color, "backgroundColor": tint(color)},
-        title=f"{span} {item.title} · {label}" + (f" · {item.detail}" if item.detail else ""),
+        style=style,
+        title=title,
     )
 
 
 def _free_chip(item: GridItem) -> Any:
-    text = [html.Span(f"{item.start:%H:%M}", className="cal-chip-time"), html.Span(item.title)]
+    text = f"{item.start:%H:%M} {item.title}"
     style = {"backgroundColor": ROOM_COLORS[0], "color": ROOM_TEXT[0]}
     title = f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" + (
         f" · {item.detail}" if item.detail else ""
     )
     if item.href is None:
-        return html.Div(text, className="cal-chip cal-free", style=style, title=title)
+        return html.Span(text, className="cal-chip cal-free", style=style, title=title)
     return dcc.Link(
         text, href=item.href, className="cal-chip cal-free", style=style, title=title + ": book"
     )
@@ -136,6 +149,8 @@ def calendar_grid(
         html.Table(
             [head, html.Tbody(rows)],
             className="table table-bordered cal-grid mb-0" + (" cal-compact" if compact else ""),
+            # Columns stay readable on narrow screens: the grid scrolls sideways instead.
+            style={"minWidth": f"{4.25 + COLUMN_MIN_REM * len(columns)}rem"},
         ),
         className="table-responsive",
         id=grid_id or "",

@@ -61,6 +61,7 @@ dash.register_page(
 )
 
 pid = id_factory("book")
+SEARCH_EXAMPLE = "For example “smith jo”, or a date of birth: 05/02/1980 (month first)."
 # The form fields a BookingError can point at, each with its message slot.
 FIELDS = ("patient", "practitioner", "clinic", "appointment_type", "duration", "start", "notes")
 
@@ -158,9 +159,13 @@ def layout(
                 debounce=300,
                 maxLength=MAX_SEARCH_LENGTH,
                 autoComplete="off",
-                placeholder="Name, or date of birth (MM/DD/YYYY)",
+                placeholder="Name or date of birth",
             ),
-            html.Div(id=pid("patient-hint"), className="form-text"),
+            html.Div(
+                SEARCH_EXAMPLE,
+                id=pid("patient-hint"),
+                className="form-text",
+            ),
             dcc.Loading(
                 dbc.RadioItems(
                     id=pid("patient"),
@@ -372,7 +377,7 @@ def find_patients(query: str | None, chosen: int | None) -> tuple[object, object
         if current is not None:
             options.insert(0, _patient_option(current))
     if found.hint:
-        hint = found.hint if (query or "").strip() else ""
+        hint = found.hint if (query or "").strip() else SEARCH_EXAMPLE
     elif not found.matches:
         hint = "No patient found. Check the spelling, or search by date of birth."
     elif found.truncated:

@@ -389,7 +389,7 @@ def _grid(cal: CalendarView, view: str, actor: Actor, today: date) -> tuple[Any,
         columns,
         items,
         _chip_id,
-        compact=view == "week" and not clinic_mode,
+        compact=view == "week",
         highlight=today if view == "week" else None,
         grid_id=pid("table"),
     )

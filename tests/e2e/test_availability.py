@@ -71,13 +71,21 @@ def test_coordinator_sees_which_clinics_have_room_then_one_clinics_slots(
     assert errors == []
 
 
-def test_availability_fits_a_phone_screen(
-    page, live_server, artifacts_dir: Path, e2e_backend: str
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("availability-phone", "/availability?clinic=1"),
+        ("booking-phone", "/book?clinic=1&practitioner=5&type=2"),
+        ("calendar-phone", f"/calendar?practitioner=5&date={TODAY}"),
+    ],
+)
+def test_the_pages_fit_a_phone_screen(
+    page, live_server, artifacts_dir: Path, e2e_backend: str, name: str, path: str
 ) -> None:
     login(page, "coordinator")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto("/availability?clinic=1")
-    page.locator("#av-grid a.slot-grid-link").first.wait_for()
-    # The grid scrolls sideways inside its card; the page itself does not.
+    page.goto(path)
+    page.locator("#av-grid a, #book-start label, #cal-table .cal-appt").first.wait_for()
+    # Wide grids scroll sideways inside their card; the page itself does not.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, artifacts_dir, "availability-phone", e2e_backend)
+    shot(page, artifacts_dir, name, e2e_backend)
