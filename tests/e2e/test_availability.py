@@ -71,21 +71,18 @@ def test_coordinator_sees_which_clinics_have_room_then_one_clinics_slots(
     assert errors == []
 
 
-@pytest.mark.parametrize(
-    ("name", "path"),
-    [
-        ("availability-phone", "/availability?clinic=1"),
-        ("booking-phone", "/book?clinic=1&practitioner=5&type=2"),
-        ("calendar-phone", f"/calendar?practitioner=5&date={TODAY}"),
-    ],
-)
 def test_the_pages_fit_a_phone_screen(
-    page, live_server, artifacts_dir: Path, e2e_backend: str, name: str, path: str
+    page, live_server, artifacts_dir: Path, e2e_backend: str
 ) -> None:
     login(page, "coordinator")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(path)
-    page.locator("#av-grid a, #book-start label, #cal-table .cal-appt").first.wait_for()
-    # Wide grids scroll sideways inside their card; the page itself does not.
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, artifacts_dir, name, e2e_backend)
+    for name, path, ready in [
+        ("availability-phone", "/availability?clinic=1", "#av-grid a"),
+        ("booking-phone", "/book?clinic=1&practitioner=5&type=2", "#book-start label"),
+        ("calendar-phone", f"/calendar?practitioner=5&date={TODAY}", "#cal-table .cal-appt"),
+    ]:
+        page.goto(path)
+        page.locator(ready).first.wait_for()
+        # Wide grids scroll sideways inside their card; the page itself does not.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        shot(page, artifacts_dir, name, e2e_backend)
