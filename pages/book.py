@@ -6,7 +6,8 @@ Prefilled from the query string, as the availability page links to it:
 
 No double booking from this form: the button is disabled while a booking is sent, a
 booked time leaves the list of open times at once, and a replayed request is refused by
-the service's one-patient-one-place rule (the patient already has that appointment).
+the service (the time is taken; for a group seat with seats left, the one-patient-one-
+place rule refuses it: the patient already has that appointment).
 """
 
 from __future__ import annotations

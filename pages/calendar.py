@@ -312,11 +312,22 @@ def _grid(cal: CalendarView, view: str, actor: Actor, today: date) -> tuple[Any,
     def column(local_day: date, practitioner_id: int) -> Any:
         return practitioner_id if by_practitioner else local_day
 
+    # Each day's clinics head its column; a chip names its clinic only when the day has
+    # two (a practitioner between sites), and its practitioner in a clinic's week.
+    day_clinics: dict[date, set[str]] = {}
     for a in cal.appointments:
+        day_clinics.setdefault(a.local_date, set()).add(a.clinic_name)
+    for slot in cal.free:
+        clinic = clinics.get(slot.clinic_id)
+        if clinic is not None:
+            local_day = slot.start.astimezone(ZoneInfo(clinic.timezone)).date()
+            day_clinics.setdefault(local_day, set()).add(clinic.name)
+    for a in cal.appointments:
+        detail = a.appointment_type_name
         if clinic_mode and not by_practitioner:
-            detail = f"{a.practitioner_name} · {a.appointment_type_name}"
-        else:
-            detail = f"{a.appointment_type_name} · {a.clinic_name}"
+            detail = f"{a.practitioner_name} · {detail}"
+        elif len(day_clinics.get(a.local_date, ())) > 1:
+            detail = f"{detail} · {a.clinic_name}"
         items.append(
             GridItem(
                 column=column(a.local_date, a.practitioner_id),
@@ -328,16 +339,12 @@ def _grid(cal: CalendarView, view: str, actor: Actor, today: date) -> tuple[Any,
                 appointment_id=a.id,
             )
         )
-    day_clinics: dict[date, set[str]] = {}
-    for a in cal.appointments:
-        day_clinics.setdefault(a.local_date, set()).add(a.clinic_name)
     for slot in cal.free:
         clinic = clinics.get(slot.clinic_id)
         if clinic is None:
             continue
         tz = ZoneInfo(clinic.timezone)
         start, end = slot.start.astimezone(tz), slot.end.astimezone(tz)
-        day_clinics.setdefault(start.date(), set()).add(clinic.name)
         if isinstance(slot, ClinicSlot):
             if by_practitioner:
                 for p in slot.practitioner_ids:

@@ -1,6 +1,7 @@
-"""What front-desk staff and coordinators do every day, in a real browser: find an open
-slot, book it, see it in the calendar; cancel with a reason and see the time free again;
-meet a conflict or a stale form and be told why."""
+"""What coordinators and front-desk staff do every day, in a real browser: find where
+there is room, book an open slot, see it in the calendar; cancel with a reason and see
+the time free again; meet a conflict or a stale form and be told why. One module, so one
+seeded store per backend serves every journey."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from data.models import Appointment, Patient
 from domain.actor import Actor
 from domain.appointment_views import get_today_appointments, get_upcoming_appointments
 from domain.appointments import create_appointment, update_appointment_status
-from domain.availability import get_clinic_slots_range, get_practitioner_slots
+from domain.availability import (
+    get_available_clinics,
+    get_clinic_slots_range,
+    get_practitioner_slots,
+)
 from domain.catalog import list_appointment_types
 from domain.errors import BookingError
 from tests.conftest import DEMO_ANCHOR
@@ -54,28 +59,64 @@ def _choose_patient(page, given: str, family: str) -> None:  # type: ignore[no-u
     page.locator("#book-patient").get_by_text(f"{family}, {given} · born").click()
 
 
-def test_coordinator_books_an_open_slot_and_sees_it_in_the_calendar(
+def test_coordinator_finds_room_books_it_and_sees_it_in_the_calendar(
     page, live_server, artifacts_dir: Path, e2e_backend: str
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     ctx = live_server.context
     follow_up = _follow_up(ctx)
-    slot = get_clinic_slots_range(ctx, 1, 1, TOMORROW, TOMORROW, appointment_type_id=follow_up)[
-        TOMORROW
-    ][0]
-    local = slot.start.astimezone(NY)
     _pid, given, family = _free_patient(ctx, TOMORROW)
 
-    login(page, "coordinator")
-    page.goto(f"/availability?clinic=1&type={follow_up}")
-    page.locator(f'#av-grid a[title^="{local:%a %d %b %H:%M}: "]').click()
+    login(page, "coordinator", next_path="/availability")
+    page.get_by_role("heading", name="Clinic availability").wait_for()
+    assert page.title() == "Clinic availability · Clinic scheduling"
+    # Which clinics have room today: the domain's answer, most seats first.
+    expected = sorted(get_available_clinics(ctx, 1, TODAY), key=lambda a: (-a.seats, a.name))
+    day_rows = page.locator("#av-day-list tbody tr")
+    day_rows.nth(len(expected) - 1).wait_for()
+    assert day_rows.count() == len(expected)
+    for row, clinic in zip(day_rows.all(), expected, strict=True):
+        cells = row.locator("td").all_inner_texts()
+        assert cells[:4] == [
+            clinic.name,
+            str(clinic.open_slots),
+            str(clinic.seats),
+            str(clinic.practitioners),
+        ]
+    # ... and open slots per clinic over the next 14 days.
+    page.locator(".overview-grid tbody tr").nth(3).wait_for()
+    assert page.locator(".overview-grid thead th").count() == 1 + 14
+    shot(page, artifacts_dir, "availability", e2e_backend)
+
+    # Follow-ups at Harbor Main Clinic: its grid of open times.
+    page.locator("#av-type").click()
+    page.get_by_role("option", name="Follow-up").click()
+    page.locator("#av-day-list").get_by_role("row", name="Harbor Main Clinic").get_by_role(
+        "button", name="Show slots"
+    ).click()
+    page.locator("#av-clinic-name").get_by_text("Harbor Main Clinic").wait_for()
+    slots = get_clinic_slots_range(
+        ctx, 1, 1, TODAY, TODAY + timedelta(days=13), appointment_type_id=follow_up
+    )
+    links = page.locator("#av-grid a.slot-grid-link")
+    links.first.wait_for()
+    assert links.count() == sum(len(v) for v in slots.values())
+    shot(page, artifacts_dir, "availability-clinic", e2e_backend)
+    slot = slots[TOMORROW][0]
+    local = slot.start.astimezone(NY)
+    cell = page.locator(f'#av-grid a[title^="{local:%a %d %b %H:%M}: "]')
+    assert cell.inner_text().split("\n") == [
+        f"{slot.seats} open",
+        f"{slot.providers} provider{'s' if slot.providers != 1 else ''}",
+    ]
+    cell.click()
 
     page.wait_for_url("**/book?**")
     page.get_by_role("heading", name="Book an appointment").wait_for()
     assert page.title() == "Book an appointment · Clinic scheduling"
     # Prefilled from the slot: practitioner, clinic, type, duration, date and time.
-    page.locator("#book-start input:checked").wait_for(state="attached")
+    page.locator("#book-start .active").wait_for()
     assert page.locator("#book-start .active").inner_text() == f"{local:%H:%M}"
     assert page.get_by_label("Duration (minutes)").input_value() == "20"
     assert page.locator("#book-clinic").get_by_text("Harbor Main Clinic").is_visible()
@@ -105,6 +146,23 @@ def test_coordinator_books_an_open_slot_and_sees_it_in_the_calendar(
     assert "Marcus Bell booked" in panel.inner_text()  # the history names who did it
     shot(page, artifacts_dir, "calendar-panel", e2e_backend, full_page=False)
     assert errors == []
+
+
+def test_the_pages_fit_a_phone_screen(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    login(page, "coordinator")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name, path, ready in [
+        ("availability-phone", "/availability?clinic=1", "#av-grid a"),
+        ("booking-phone", "/book?clinic=1&practitioner=5&type=2", "#book-start label"),
+        ("calendar-phone", f"/calendar?practitioner=5&date={TODAY}", "#cal-table .cal-appt"),
+    ]:
+        page.goto(path)
+        page.locator(ready).first.wait_for()
+        # Wide grids scroll sideways inside their card; the page itself does not.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        shot(page, artifacts_dir, name, e2e_backend)
 
 
 def test_cancelling_with_a_reason_frees_the_time_at_once(
