@@ -48,7 +48,7 @@ def search_statement(
     name_words: Sequence[str],
     birth_date: date | None,
     limit: int,
-) -> Select[Any]:
+) -> Select:  # type: ignore[type-arg]
     """Up to ``limit`` patients of the organization whose names start with every one of
     ``name_words`` (lower case) and, when given, born on ``birth_date``; ordered by
     family name, given name, birth date.
