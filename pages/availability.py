@@ -354,26 +354,34 @@ def _overview(
     Output(pid("day-list"), "children"),
     Input(pid("day"), "value"),
     Input(pid("specialty"), "value"),
+    Input(pid("type"), "value"),
     Input(pid("clinic"), "value"),
     permission=Permission.VIEW_AVAILABILITY,
 )
-def show_day(day_value: str | None, specialty: str | None, clinic_id: int | None) -> object:
-    """Which clinics have room on one day (``get_available_clinics``), most room first."""
+def show_day(
+    day_value: str | None, specialty: str | None, type_id: int | None, clinic_id: int | None
+) -> object:
+    """Which clinics have room on one day (``get_available_clinics``; narrowed to one
+    appointment type by its range form), most room first."""
     if clinic_id is not None:
         return None
     day = parse_date(day_value)
     if day is None:
         return html.P("Choose a day.", className="text-muted m-3")
+    app, org_id = app_context(), current_actor().organization_id or 0
     try:
-        rows = get_available_clinics(
-            app_context(), current_actor().organization_id or 0, day, specialty=specialty
-        )
+        if type_id is None:
+            rows = get_available_clinics(app, org_id, day, specialty=specialty)
+        else:
+            rows = get_available_clinics_range(
+                app, org_id, day, day, specialty=specialty, appointment_type_id=type_id
+            )[day]
     except AvailabilityError as exc:
         return dbc.Alert(exc.message, color="warning", className="m-3 py-2")
     if not rows:
         return empty_state(
             f"No clinic has an open slot on {day:%A %d %B}.",
-            "Choose another day, or clear the specialty filter.",
+            "Choose another day, or clear the specialty and type filters.",
         )
     return clinic_day_table(rows, _pick_id("day"))
 
