@@ -1,7 +1,7 @@
 """patient name search indexes
 
 Revision ID: 7dbf440fd226
-Revises: 4c475a44b7ec
+Revises: a8c2edb2ec5a
 Create Date: 2026-11-28 01:37:43.174901
 
 PostgreSQL only: the booking form's type-ahead matches a lower-cased name prefix
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "7dbf440fd226"
-down_revision: str | None = "4c475a44b7ec"
+down_revision: str | None = "a8c2edb2ec5a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
