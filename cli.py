@@ -574,6 +574,57 @@ def _revoke_api_token(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         ctx.db.dispose()
     print(f"API token #{args.id} revoked" if done else f"API token #{args.id} was already revoked")
+
+
+def _import_schedules_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="CSV file, one weekly block per row (README: Administration)")
+    p.add_argument(
+        "--organization", default=None, help="name or id (default: the only organization)"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="check every row and report; import nothing"
+    )
+
+
+@command(
+    "import-schedules",
+    "import weekly schedule blocks from a CSV file (all rows or none)",
+    _import_schedules_args,
+)
+def _import_schedules(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from domain.actor import Actor
+    from domain.admin import AdminError, import_schedules
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no file {path}", file=sys.stderr)
+        return 2
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        report = import_schedules(
+            ctx,
+            Actor.system("appointments import-schedules", org.id),
+            org.id,
+            path.read_bytes(),
+            dry_run=args.dry_run,
+            file_name=path.name,
+        )
+    except AdminError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    for problem in report.problems:
+        print(f"  {problem}", file=sys.stderr)
+    for note in report.notes:
+        print(f"  note: {note}")
+    if report.problems:
+        print(report.summary(), file=sys.stderr)
+        return 1
+    print(f"{org.name}: {report.summary()}")
     return 0
 
 
