@@ -465,4 +465,9 @@ def describe_event(e: ActivityView) -> str:
     if e.event_type in (EVENT_API_TOKEN_CREATED, EVENT_API_TOKEN_REVOKED):
         done = "created" if e.event_type == EVENT_API_TOKEN_CREATED else "revoked"
         return f"{e.actor_name} {done} the API token “{p.get('name')}”"
+    from domain.admin.wording import describe_admin_event
+
+    admin = describe_admin_event(e.event_type, p, e.actor_name)
+    if admin is not None:
+        return admin
     return f"{e.actor_name}: {e.event_type.replace('_', ' ').lower()}"

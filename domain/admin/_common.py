@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from data import locks
 from data.models import ActivityEvent, Clinic, Organization, Practitioner
+from domain.activity import notify, record_event, role_recipient
 from domain.actor import Actor
 from domain.admin.errors import NOT_FOUND, AdminError
 from domain.permissions import Permission, PermissionDenied, require
+
+if TYPE_CHECKING:
+    from domain.admin.affected import AffectedAppointment
+
+COORDINATOR_ROLE = "coordinator"
+# A notification names this many bookings; the change's event keeps every id.
+MAX_NOTIFIED = 10
 
 
 def authorize(actor: Actor, organization_id: int) -> None:
@@ -32,38 +40,45 @@ def record(
     at: datetime,
     *,
     priority: str = "normal",
+    to_reschedule: Sequence[AffectedAppointment] = (),
+    subject: str = "",
 ) -> ActivityEvent:
-    """One audit row, in the caller's transaction (written with the change or not at all)."""
-    event = ActivityEvent(
+    """The change's audit row (no appointment), in the change's own transaction. When
+    the change leaves bookings to reschedule (``to_reschedule``), the coordinators, who
+    rebook patients, are told which: "<subject>: <patient>, <when> with ... at ..."."""
+    event = record_event(
+        session,
         organization_id=organization_id,
         event_type=event_type,
         appointment_id=None,
         payload=payload,
-        priority=priority,
-        actor_user_id=actor.user_id,
-        actor_name=actor.name,
-        created_at=at,
+        actor=actor,
+        at=at,
+        priority="high" if to_reschedule else priority,
     )
-    session.add(event)
-    session.flush()
+    if to_reschedule:
+        n = len(to_reschedule)
+        listed = "; ".join(
+            f"{a.patient_name}, {a.when} with {a.practitioner_name} at {a.clinic_name}"
+            for a in to_reschedule[:MAX_NOTIFIED]
+        )
+        more = f"; and {n - MAX_NOTIFIED} more" if n > MAX_NOTIFIED else ""
+        notify(
+            session,
+            event,
+            [role_recipient(COORDINATOR_ROLE)],
+            f"{n} appointment{'s' if n != 1 else ''} to reschedule",
+            f"{subject}: {listed}{more}.",
+        )
     return event
 
 
 def lock_practitioners(
     session: Session, organization_id: int, practitioner_ids: Iterable[int]
 ) -> None:
-    """Take the booking service's per-practitioner lock (ascending id, as bookings do), so
-    a booking racing a schedule change waits and then reads the new schedule. SQLite's
-    write transaction already serializes every writer."""
-    ids = sorted({int(i) for i in practitioner_ids})
-    if not ids:
-        return
-    session.execute(
-        select(Practitioner.id)
-        .where(Practitioner.id.in_(ids), Practitioner.organization_id == organization_id)
-        .order_by(Practitioner.id)
-        .with_for_update(key_share=True)
-    ).all()
+    """Take the booking service's per-practitioner locks (``data.locks``), so a booking
+    racing a schedule change waits and then reads the new schedule."""
+    locks.lock_practitioners(session, organization_id, practitioner_ids)
 
 
 def get_organization_row(session: Session, organization_id: int) -> Organization:

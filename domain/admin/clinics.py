@@ -159,7 +159,8 @@ def update_clinic(
             "CLINIC_CHANGED",
             payload,
             now,
-            priority="high" if stranded else "normal",
+            to_reschedule=stranded,
+            subject=f"{clean_name} moved to {zone}; outside the new hours",
         )
     invalidate_organization(ctx, organization_id)
     return AdminResult(
@@ -212,7 +213,8 @@ def set_clinic_active(
             "CLINIC_REACTIVATED" if active else "CLINIC_DEACTIVATED",
             payload,
             now,
-            priority="high" if listed else "normal",
+            to_reschedule=listed,
+            subject=f"{clinic.name} was deactivated; still booked there",
         )
         name = clinic.name
     invalidate_organization(ctx, organization_id)

@@ -197,7 +197,8 @@ def create_exception(
                 "colliding": [a.summary() for a in hits],
             },
             now,
-            priority="high" if hits else "normal",
+            to_reschedule=hits,
+            subject=f"{label}, {span_text(start, end, zone)}, collides with",
         )
         exception_id = row.id
     _invalidate(ctx, organization_id, practitioner_id)
@@ -263,9 +264,12 @@ def delete_exception(
             "exception_id": row.id,
             "reason": row.reason,
             "practitioner_id": row.practitioner_id,
+            "practitioner": prac.name if prac else None,
             "clinic_id": row.clinic_id,
+            "clinic": clinic.name if clinic else None,
             "start": row.start_at.isoformat(),
             "end": row.end_at.isoformat(),
+            "timezone": zone,
             "note": row.note,
         }
         practitioner_id = row.practitioner_id

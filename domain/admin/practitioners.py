@@ -178,7 +178,8 @@ def set_practitioner_active(
             "PRACTITIONER_REACTIVATED" if active else "PRACTITIONER_DEACTIVATED",
             payload,
             now,
-            priority="high" if listed else "normal",
+            to_reschedule=listed,
+            subject=f"{prac.name} was deactivated; still booked",
         )
         name = prac.name
     invalidate_organization(ctx, organization_id)
@@ -366,7 +367,8 @@ def update_assignment(
             "ASSIGNMENT_CHANGED",
             payload,
             now,
-            priority="high" if stranded else "normal",
+            to_reschedule=stranded,
+            subject=f"{prac.name} no longer works at {clinic.name} then",
         )
         notes = []
         if trimmed or removed:

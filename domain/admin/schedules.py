@@ -444,7 +444,11 @@ def update_schedule_block(
         payload: dict[str, Any] = {
             "schedule_id": row.id,
             "practitioner": prac.name,
-            "clinic": clinic.name,
+            "clinic": old_clinic.name,
+            # The block as it was, so the history names what changed.
+            "weekday": old.weekday,
+            "start": hhmm(old.start),
+            "end": hhmm(old.end),
             "changes": changes(_block_state(old), _block_state(new)),
         }
         notes = [statement] if statement else []
@@ -465,7 +469,8 @@ def update_schedule_block(
             "SCHEDULE_CHANGED",
             payload,
             now,
-            priority="high" if stranded else "normal",
+            to_reschedule=stranded,
+            subject=f"{prac.name}'s hours at {clinic.name} changed; now outside them",
         )
         result = AdminResult(
             block_id, f"{prac.name}: {new.hours_text()} at {clinic.name} saved.", stranded, notes
@@ -544,7 +549,8 @@ def end_schedule_block(
             "SCHEDULE_DELETED" if removed else "SCHEDULE_ENDED",
             payload,
             now,
-            priority="high" if stranded else "normal",
+            to_reschedule=stranded,
+            subject=f"{prac.name}'s {old.hours_text()} block at {clinic.name} ended",
         )
         what = f"{prac.name}: {old.hours_text()} at {clinic.name}"
         message = (

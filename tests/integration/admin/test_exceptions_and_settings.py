@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
+from sqlalchemy import select
 
+from data.models import Notification
 from domain.admin import (
     AdminError,
     create_exception,
@@ -52,6 +54,14 @@ def test_a_leave_day_removes_its_slots_and_lists_the_booking_it_collides_with(
     (event,) = w.events("EXCEPTION_CREATED")
     assert event.priority == "high" and event.payload["timezone"] == "America/New_York"
     assert event.payload["colliding"][0]["appointment_id"] == colliding
+    with w.db.read() as s:
+        (note,) = s.scalars(select(Notification).where(Notification.event_id == event.id))
+        assert (note.recipient_kind, note.recipient_role) == ("role", "coordinator")
+        assert note.title == "1 appointment to reschedule"
+        assert note.body == (
+            "Leave of Dr. Ana Lee, Mon 23 Mar 2026, all day, collides with: Maria Santos, "
+            "Mon 23 Mar 2026 10:00–10:30 with Dr. Ana Lee at Harbor Main."
+        )
     assert [a.id for a in exception_collisions(w.ctx, w.org_id, result.id)] == [colliding]
     (row,) = list_exceptions(w.ctx, w.org_id)
     assert (row.label, row.colliding, row.note) == ("Leave of Dr. Ana Lee", 1, "Conference")

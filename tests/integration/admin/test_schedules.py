@@ -330,3 +330,44 @@ def test_the_week_grid_shows_each_days_blocks_and_exceptions(world: AdminWorld) 
     assert (frm, to) == (time(10), time(12)) and leave.label == "Leave of Dr. Ana Lee"
     by_clinic = week_plan(w.ctx, w.org_id, date(2026, 3, 16), clinic_id=w.phoenix_id)
     assert all(not by_clinic.blocks[d] for d in by_clinic.days)
+
+
+def test_the_activity_feed_reads_each_administration_change(world: AdminWorld) -> None:
+    from domain.activity import get_activity_feed
+    from domain.admin import create_exception, update_organization_settings
+
+    w = world
+    made = create_schedule_block(w.ctx, w.admin, w.org_id, **saturday_block(w))
+    update_schedule_block(
+        w.ctx,
+        w.admin,
+        w.org_id,
+        made.id,
+        clinic_id=w.clinic_id,
+        weekday=5,
+        start="09:00",
+        end="11:00",
+        slot_minutes=30,
+        capacity=1,
+        valid_from=None,
+        valid_to=None,
+    )
+    create_exception(
+        w.ctx,
+        w.admin,
+        w.org_id,
+        reason="leave",
+        practitioner_id=w.practitioner_id,
+        start_date=SATURDAY,
+    )
+    update_organization_settings(
+        w.ctx, w.admin, w.org_id, buffer_minutes=10, min_notice_minutes=0, booking_horizon_days=365
+    )
+    lines = [e.summary for e in reversed(get_activity_feed(w.ctx, w.org_id))]
+    assert lines == [
+        "Alex Admin added Dr. Ana Lee's Saturday 09:00–12:00 block at Harbor Main",
+        "Alex Admin changed Dr. Ana Lee's Saturday 09:00–12:00 block at Harbor Main: "
+        "end 12:00 → 11:00",
+        "Alex Admin recorded leave of Dr. Ana Lee Sat 21 Mar 2026, all day",
+        "Alex Admin changed the settings: buffer (minutes) 0 → 10",
+    ]
