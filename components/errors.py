@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from components.auth import CALLBACK_PATH, BadCallbackInput, login_url
 from components.context import NotSignedIn
+from domain.admin.errors import AdminError
 from domain.auth import AuthError
 from domain.errors import BookingError
 from domain.permissions import PermissionDenied
@@ -40,6 +41,9 @@ CLIENT_ERRORS: dict[type[Exception], tuple[int, str]] = {
     # A booking or status change the appointment service refused (BookingError.code
     # says which rule; the message names the conflict).
     BookingError: (409, "booking-refused"),
+    # A set-up change the administration services refused (AdminError.code says which
+    # rule); pages normally show it next to the field it concerns.
+    AdminError: (409, "admin-refused"),
 }
 
 

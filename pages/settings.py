@@ -1,17 +1,37 @@
-"""Organization settings (read-only): scheduling rules, notifications, clinics, staff."""
+"""Organization settings: scheduling rules and notifications (administrators change them
+here; managers read them), clinics and staff accounts."""
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output, State, html
 
+from components.admin import (
+    Field,
+    FormFields,
+    Outputs,
+    admin_nav,
+    can_manage,
+    error_alert,
+    form_feedback,
+    form_outputs,
+)
 from components.auth import callback
-from components.context import app_context, current_organization_id, current_user
+from components.context import (
+    app_context,
+    current_actor,
+    current_organization_id,
+    current_user,
+)
+from domain.admin import AdminError, update_organization_settings
+from domain.admin.org_settings import NOTIFICATION_SWITCHES
+from domain.admin.rules import MAX_BUFFER_MINUTES, MAX_HORIZON_DAYS, MAX_NOTICE_MINUTES
 from domain.auth import UserInfo, list_users
-from domain.organizations import get_organization, list_clinics
+from domain.organizations import OrganizationInfo, get_organization, list_clinics
 from domain.permissions import ROLE_LABELS, Permission
 
 dash.register_page(
@@ -26,11 +46,7 @@ dash.register_page(
 )
 
 ICON_ON, ICON_OFF = "bi-check-circle-fill text-success", "bi-x-circle text-muted"
-NOTIFICATION_LABELS = {
-    "notify_practitioner": "The practitioner is told about new, moved and cancelled visits",
-    "notify_patient": "The patient is told about new, moved and cancelled visits",
-    "notify_coordinators": "Coordinators are told about cancellations",
-}
+NOTIFICATION_LABELS = NOTIFICATION_SWITCHES
 
 
 def _head(*titles: str) -> html.Thead:
@@ -73,6 +89,88 @@ def _rules_card(org) -> dbc.Card:  # type: ignore[no-untyped-def]
             ),
         ],
         className="h-100 shadow-sm",
+    )
+
+
+def _number(ident: str, maximum: int, minimum: int = 0) -> dbc.Input:
+    return dbc.Input(id=ident, type="number", min=minimum, max=maximum, step=1)
+
+
+FORM = FormFields(
+    lambda name: f"settings-{name}",
+    [
+        Field(
+            "buffer_minutes",
+            "Buffer between appointments (minutes)",
+            _number("settings-buffer_minutes", MAX_BUFFER_MINUTES),
+            "Free time kept between a practitioner's individual appointments.",
+        ),
+        Field(
+            "min_notice_minutes",
+            "Minimum notice for a booking (minutes)",
+            _number("settings-min_notice_minutes", MAX_NOTICE_MINUTES),
+            "Nothing starting sooner than this is offered or accepted.",
+        ),
+        Field(
+            "booking_horizon_days",
+            "Booking horizon (days ahead)",
+            _number("settings-booking_horizon_days", MAX_HORIZON_DAYS, 1),
+        ),
+    ],
+)
+NOTIFICATION_OPTIONS = [
+    {"label": label, "value": key} for key, label in NOTIFICATION_SWITCHES.items()
+]
+
+
+def _edit_card(org: OrganizationInfo | None) -> dbc.Card:
+    """The administrator's form, filled with the current values (empty for Dash's
+    start-up render, which only needs the ids)."""
+    values: dict[str, int | None] = {
+        "buffer_minutes": org.buffer_minutes if org else None,
+        "min_notice_minutes": org.min_notice_minutes if org else None,
+        "booking_horizon_days": org.booking_horizon_days if org else None,
+    }
+    on = [k for k in NOTIFICATION_SWITCHES if org and org.settings.get(k)]
+    fields = []
+    for f in FORM.fields:
+        # Fresh controls per visit: the module-level ones are shared by every request.
+        control = _number(f.control.id, f.control.max, f.control.min)
+        control.value = values[f.name]
+        fields.append(Field(f.name, f.label, control, f.help))
+    form = FormFields(FORM.pid, fields)
+    return dbc.Card(
+        [
+            dbc.CardHeader("Scheduling rules and notifications"),
+            dbc.CardBody(
+                [
+                    dbc.Row(
+                        [
+                            form.group("buffer_minutes", md=4),
+                            form.group("min_notice_minutes", md=4),
+                            form.group("booking_horizon_days", md=4),
+                        ]
+                    ),
+                    dbc.Label("Notifications", html_for="settings-notifications"),
+                    dbc.Checklist(
+                        id="settings-notifications",
+                        options=NOTIFICATION_OPTIONS,
+                        value=on,
+                        switch=True,
+                        className="mb-3",
+                    ),
+                    html.P(
+                        f"Organization time zone: {org.timezone if org else ''}. Changes apply "
+                        "to new bookings at once; existing appointments stay as they are.",
+                        className="text-muted small",
+                    ),
+                    html.Div(id="settings-feedback"),
+                    dbc.Button("Save settings", id="settings-save", n_clicks=0),
+                ]
+            ),
+        ],
+        className="shadow-sm mb-3",
+        id="settings-edit",
     )
 
 
@@ -138,19 +236,23 @@ def layout(**_kwargs: str) -> html.Div:
     user = current_user()
     ctx = app_context()
     org = get_organization(ctx, user.organization_id) if user else None
-    details = []
-    if org is not None:
+    details: list[Any] = []
+    if user is None or (org is not None and can_manage()):
+        details = [_edit_card(org)]
+    elif org is not None:
         details = [
             dbc.Row(
                 [
                     dbc.Col(_rules_card(org), lg=6, className="mb-3"),
                     dbc.Col(_notifications_card(org.settings), lg=6, className="mb-3"),
                 ]
-            ),
-            _clinics_card(list_clinics(ctx, org.id, include_inactive=True)),
+            )
         ]
+    if org is not None:
+        details.append(_clinics_card(list_clinics(ctx, org.id, include_inactive=True)))
     return html.Div(
         [
+            admin_nav("/settings"),
             html.H2("Organization settings", className="mb-0"),
             html.P(org.name if org else "", className="text-muted"),
             *details,
@@ -233,4 +335,52 @@ def show_staff(include_inactive: bool | None) -> dbc.Table:
         hover=True,
         responsive=True,
         id="settings-staff-table",
+    )
+
+
+SAVE = Outputs(feedback=Output("settings-feedback", "children")).add(form_outputs(FORM))
+
+
+@callback(
+    *SAVE.list(),
+    Input("settings-save", "n_clicks"),
+    State("settings-buffer_minutes", "value"),
+    State("settings-min_notice_minutes", "value"),
+    State("settings-booking_horizon_days", "value"),
+    State("settings-notifications", "value"),
+    prevent_initial_call=True,
+    running=[(Output("settings-save", "disabled"), True, False)],
+    permission=Permission.MANAGE_SETTINGS,
+)
+def save_settings(
+    n_clicks: int | None,
+    buffer_minutes: float | None,
+    min_notice_minutes: float | None,
+    booking_horizon_days: float | None,
+    notifications: list[str] | None,
+) -> tuple[Any, ...]:
+    if not n_clicks:
+        return SAVE.reply()
+    actor = current_actor()
+    on = set(notifications or [])
+    try:
+        result = update_organization_settings(
+            app_context(),
+            actor,
+            actor.organization_id,
+            buffer_minutes=buffer_minutes,
+            min_notice_minutes=min_notice_minutes,
+            booking_horizon_days=booking_horizon_days,
+            notifications={key: key in on for key in NOTIFICATION_SWITCHES},
+        )
+    except AdminError as error:
+        if error.code == "NO_CHANGE":
+            return SAVE.reply(
+                feedback=dbc.Alert(error.message, color="secondary", className="py-2"),
+                **form_feedback(FORM, None),
+            )
+        return SAVE.reply(feedback=error_alert(error, FORM), **form_feedback(FORM, error))
+    return SAVE.reply(
+        feedback=dbc.Alert(result.message, color="success", className="py-2"),
+        **form_feedback(FORM, None),
     )

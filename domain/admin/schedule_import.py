@@ -424,11 +424,25 @@ def import_schedules(
     return report
 
 
-def template_csv() -> str:
-    """A small example file with the columns, for the upload page."""
-    return (
-        ",".join(COLUMNS)
-        + "\n"
-        + "Dr. Ana Silva,Harbor Main Clinic,Saturday,09:00,12:00,30,1,2026-04-04,,\n"
-        + "12,Downtown Clinic,Thu,17:30,19:00,90,8,,,Group therapy\n"
-    )
+def template_csv(ctx: AppContext, organization_id: int) -> str:
+    """An example file with the columns, naming this organization's own practitioners
+    and clinics (so a first try passes the name checks)."""
+    with ctx.db.read() as s:
+        names = _Directory(s, organization_id)
+        pracs = sorted(p.name for p in names.practitioners.values() if p.active)
+        clinics = sorted(c.name for c in names.clinics.values() if c.active)
+        group = next((t.name for t in names.types.values() if t.is_group and t.active), "")
+    prac = pracs[0] if pracs else "Dr. Example"
+    clinic = clinics[0] if clinics else "Main Clinic"
+    rows = [
+        ",".join(COLUMNS),
+        f"{_csv(prac)},{_csv(clinic)},Saturday,09:00,12:00,30,1,,,",
+        f"{_csv(prac)},{_csv(clinic)},Thu,17:30,19:00,90,8,,,{_csv(group)}"
+        if group
+        else f"{_csv(prac)},{_csv(clinic)},Sunday,10:00,12:00,20,,,,",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def _csv(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value

@@ -444,8 +444,8 @@ def list_exceptions(
         for e, pname, cname, ctz in rows:
             if start is None and e.end_at <= now:
                 continue
-            zone = (
-                ctz or (zones_of.get(e.practitioner_id) if e.practitioner_id else None) or org_zone
+            zone = ctz or _whole_day_zone(
+                e.start_at, e.end_at, zones_of.get(e.practitioner_id or 0, set()), org_zone
             )
             n = 0
             if with_collisions:
@@ -477,8 +477,8 @@ def list_exceptions(
         return out
 
 
-def _practitioner_zones(s, organization_id: int) -> dict[int, str]:  # type: ignore[no-untyped-def]
-    """Each practitioner's zone when all their clinics share one."""
+def _practitioner_zones(s, organization_id: int) -> dict[int, set[str]]:  # type: ignore[no-untyped-def]
+    """The zones of each practitioner's clinics."""
     zones: dict[int, set[str]] = defaultdict(set)
     for pid, tz in s.execute(
         select(ClinicAssignment.practitioner_id, Clinic.timezone)
@@ -486,4 +486,17 @@ def _practitioner_zones(s, organization_id: int) -> dict[int, str]:  # type: ign
         .where(Clinic.organization_id == organization_id, Clinic.active.is_(True))
     ):
         zones[pid].add(tz)
-    return {pid: next(iter(z)) for pid, z in zones.items() if len(z) == 1}
+    return zones
+
+
+def _whole_day_zone(start: datetime, end: datetime, zones: set[str], default: str) -> str:
+    """The zone to show a practitioner's exception in: theirs when they have one; else,
+    of their clinics' zones (and the organization's), the one on whose clock it runs
+    from midnight to midnight, so whole days read as whole days."""
+    if len(zones) == 1:
+        return next(iter(zones))
+    for name in [default, *sorted(zones)]:
+        tz = ZoneInfo(name)
+        if start.astimezone(tz).time() == time(0) and end.astimezone(tz).time() == time(0):
+            return name
+    return default
