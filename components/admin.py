@@ -224,7 +224,7 @@ def confirmation(error: AdminError, button_id: str | dict[str, Any], action: str
                 className="alert-heading",
             ),
             html.P(error.message, className="mb-2"),
-            affected_table(affected),
+            html.Div(affected_table(affected), className="affected-scroll"),
             html.Div(
                 [
                     dbc.Button(action, id=button_id, color="warning", className="me-2", n_clicks=0),
@@ -243,7 +243,13 @@ def confirmation(error: AdminError, button_id: str | dict[str, Any], action: str
     )
 
 
+# Rows a page lists at once; the rest are counted (the change's event keeps every id).
+MAX_SHOWN = 200
+
+
 def affected_table(affected: Sequence[AffectedAppointment], caption: str | None = None) -> Any:
+    rest = len(affected) - MAX_SHOWN
+    affected = affected[:MAX_SHOWN]
     rows = [
         html.Tr(
             [
@@ -273,7 +279,22 @@ def affected_table(affected: Sequence[AffectedAppointment], caption: str | None 
                     ]
                 )
             ),
-            html.Tbody(rows),
+            html.Tbody(
+                rows
+                + (
+                    [
+                        html.Tr(
+                            html.Td(
+                                f"… and {rest:,} more (the activity record lists them all).",
+                                colSpan=7,
+                                className="text-muted",
+                            )
+                        )
+                    ]
+                    if rest > 0
+                    else []
+                )
+            ),
         ],
         size="sm",
         bordered=False,

@@ -32,7 +32,7 @@ from domain.booking_rules import OrgRules, PractitionerDay
 from domain.slots import ScheduleBlock, local_date, to_ts
 
 UPCOMING_STATUSES: tuple[str, ...] = ("pending", "booked", "confirmed", "arrived", "in-progress")
-# Shown in a refusal; the event payload keeps every id.
+# Bookings named one by one in an event payload (every id is kept, and the count).
 MAX_LISTED = 200
 
 
@@ -231,7 +231,7 @@ def confirm_or_refuse(
         return
     confirmed = set(confirmed_appointment_ids or ())
     if any(a.id not in confirmed for a in affected):
-        raise ConfirmationRequired(message, affected[:MAX_LISTED])
+        raise ConfirmationRequired(message, affected)
 
 
 def count_text(n: int) -> str:
@@ -249,3 +249,13 @@ def outside_note(n: int) -> str:
         "now lies outside the schedule: reschedule it.",
         "now lie outside the schedule: reschedule them.",
     )
+
+
+def recorded(affected: Sequence[AffectedAppointment]) -> dict[str, Any]:
+    """The bookings a change concerns, for its event payload: how many, every id, and
+    the first ``MAX_LISTED`` with who, when and where."""
+    return {
+        "count": len(affected),
+        "ids": [a.id for a in affected],
+        "appointments": [a.summary() for a in affected[:MAX_LISTED]],
+    }

@@ -151,7 +151,7 @@ def update_clinic(
             raise AdminError(NO_CHANGE, "Nothing was changed.")
         payload: dict[str, Any] = {"clinic_id": clinic.id, "name": clean_name, "changes": diff}
         if stranded:
-            payload["outside_schedule"] = [a.summary() for a in stranded]
+            payload["outside_schedule"] = aff.recorded(stranded)
         record(
             s,
             actor,
@@ -205,7 +205,7 @@ def set_clinic_active(
         clinic.active = active
         payload: dict[str, Any] = {"clinic_id": clinic.id, "name": clinic.name}
         if listed:
-            payload["upcoming_appointments"] = [a.summary() for a in listed]
+            payload["upcoming_appointments"] = aff.recorded(listed)
         record(
             s,
             actor,

@@ -194,7 +194,7 @@ def create_exception(
                 "end": end.isoformat(),
                 "timezone": zone,
                 "note": clean_note,
-                "colliding": [a.summary() for a in hits],
+                "colliding": aff.recorded(hits),
             },
             now,
             to_reschedule=hits,

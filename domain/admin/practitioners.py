@@ -170,7 +170,7 @@ def set_practitioner_active(
         prac.active = active
         payload: dict[str, Any] = {"practitioner_id": prac.id, "name": prac.name}
         if listed:
-            payload["upcoming_appointments"] = [a.summary() for a in listed]
+            payload["upcoming_appointments"] = aff.recorded(listed)
         record(
             s,
             actor,
@@ -359,7 +359,7 @@ def update_assignment(
             payload["blocks_ended"] = trimmed
             payload["blocks_removed"] = removed
         if stranded:
-            payload["outside_schedule"] = [a.summary() for a in stranded]
+            payload["outside_schedule"] = aff.recorded(stranded)
         record(
             s,
             actor,

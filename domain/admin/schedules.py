@@ -460,7 +460,7 @@ def update_schedule_block(
                 "old hours, so past records stay as they were."
             )
         if stranded:
-            payload["outside_schedule"] = [a.summary() for a in stranded]
+            payload["outside_schedule"] = aff.recorded(stranded)
             notes.append(aff.outside_note(len(stranded)))
         record(
             s,
@@ -541,7 +541,7 @@ def end_schedule_block(
         if not removed:
             payload["changes"] = changes({"valid_to": old.valid_to}, {"valid_to": last})
         if stranded:
-            payload["outside_schedule"] = [a.summary() for a in stranded]
+            payload["outside_schedule"] = aff.recorded(stranded)
         record(
             s,
             actor,

@@ -93,7 +93,8 @@ def _block(p: dict[str, Any]) -> str:
 
 
 def _count(p: dict[str, Any], key: str, what: str) -> str:
-    n = len(p.get(key) or [])
+    listed = p.get(key) or {}
+    n = int(listed.get("count", 0)) if isinstance(listed, dict) else len(listed)
     return f" ({n} {what}{'s' if n != 1 else ''})" if n else ""
 
 

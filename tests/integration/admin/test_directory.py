@@ -95,7 +95,8 @@ def test_deactivating_a_clinic_lists_its_bookings_keeps_them_and_stops_its_slots
     assert get_clinic_slots_range(w.ctx, w.org_id, w.clinic_id, MONDAY, MONDAY)[MONDAY] == []
     (event,) = w.events("CLINIC_DEACTIVATED")
     assert event.priority == "high"
-    assert event.payload["upcoming_appointments"][0]["patient"] == "Maria Santos"
+    assert event.payload["upcoming_appointments"]["count"] == 1
+    assert event.payload["upcoming_appointments"]["appointments"][0]["patient"] == "Maria Santos"
     with w.db.read() as s:
         assert s.get(Clinic, w.clinic_id) is not None  # never deleted
     set_clinic_active(w.ctx, w.admin, w.org_id, w.clinic_id, True)

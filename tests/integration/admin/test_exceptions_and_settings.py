@@ -53,7 +53,7 @@ def test_a_leave_day_removes_its_slots_and_lists_the_booking_it_collides_with(
     )
     (event,) = w.events("EXCEPTION_CREATED")
     assert event.priority == "high" and event.payload["timezone"] == "America/New_York"
-    assert event.payload["colliding"][0]["appointment_id"] == colliding
+    assert event.payload["colliding"]["ids"] == [colliding]
     with w.db.read() as s:
         (note,) = s.scalars(select(Notification).where(Notification.event_id == event.id))
         assert (note.recipient_kind, note.recipient_role) == ("role", "coordinator")

@@ -223,7 +223,8 @@ def test_changing_hours_that_strands_a_booking_is_refused_with_the_list_until_co
     (event,) = w.events("SCHEDULE_CHANGED")
     assert event.priority == "high"
     assert event.payload["changes"]["end"] == {"before": "12:00", "after": "11:00"}
-    assert [a["appointment_id"] for a in event.payload["outside_schedule"]] == [stranded]
+    assert event.payload["outside_schedule"]["ids"] == [stranded]
+    assert event.payload["outside_schedule"]["appointments"][0]["patient"] == "Maria Santos"
     assert w.slot_times(MONDAY) == ["09:30", "10:00", "10:30"]
 
 
