@@ -46,10 +46,11 @@ DESCRIPTIONS: dict[Permission, str] = {
     P.ALL_PRACTITIONERS: "every practitioner's appointments (without it: only your own)",
     P.VIEW_ACTIVITY: "the organization's activity feed and appointment histories",
     P.VIEW_ANALYTICS: "no-show and utilization analytics",
-    P.VIEW_SETTINGS: "read organization settings and staff accounts",
+    P.VIEW_SETTINGS: "read organization settings, the schedule set-up and staff accounts",
     P.MANAGE_SETTINGS: (
         "change organization settings (buffer, notice, horizon, notifications, reminders), "
-        "API tokens, any practitioner's calendar link"
+        "clinics, practitioners, assignments, weekly schedules, leave and closures, API "
+        "tokens, any practitioner's calendar link"
     ),
     P.MANAGE_USERS: "create, change and deactivate staff accounts",
 }
