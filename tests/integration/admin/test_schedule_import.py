@@ -3,9 +3,6 @@ nothing; the real run writes all rows or none; the console command does the same
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +12,6 @@ from data.models import Schedule
 from domain.admin import AdminError, import_schedules
 from domain.permissions import PermissionDenied
 from tests.integration.admin.conftest import SATURDAY, AdminWorld
-
-ROOT = Path(__file__).resolve().parents[3]
 
 GOOD = """\
 practitioner,clinic,weekday,start,end,slot_minutes,capacity,valid_from,valid_to,appointment_type
@@ -125,32 +120,35 @@ def test_only_administrators_import(world: AdminWorld) -> None:
         import_schedules(world.ctx, world.manager, world.org_id, GOOD, dry_run=True)
 
 
-def test_the_console_command_dry_runs_then_imports(world: AdminWorld, tmp_path: Path) -> None:
+def test_the_console_command_dry_runs_then_imports(
+    world: AdminWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import cli
+    from settings import Settings
+
     w = world
     bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
     bad.write_text(BAD)
     good.write_text(GOOD)
-    env = {**os.environ, "DATABASE_URL": w.db.url}
-    command = [sys.executable, str(ROOT / "cli.py"), "import-schedules"]
+    # In-process (the command's own code path; test_cli covers the installed entry point).
+    monkeypatch.setattr(cli, "get_settings", lambda: Settings(database_url=w.db.url))
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*command, *args, "--organization", "Harbor Test"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(["import-schedules", *args, "--organization", "Harbor Test"])
+        out = capsys.readouterr()
+        return code, out.out, out.err
 
-    refused = run(str(bad), "--dry-run")
-    assert refused.returncode == 1
-    assert "line 3, practitioner: No practitioner named 'Dr. Nobody'" in refused.stderr
-    assert "7 of 8 rows have problems; nothing was imported." in refused.stderr
-    checked = run(str(good), "--dry-run")
-    assert checked.returncode == 0, checked.stderr
-    assert "All 3 rows are valid" in checked.stdout and count_blocks(w) == 5
-    imported = run(str(good))
-    assert imported.returncode == 0, imported.stderr
-    assert "Harbor Test: Imported 3 weekly blocks." in imported.stdout
+    code, _, err = run(str(bad), "--dry-run")
+    assert code == 1
+    assert "line 3, practitioner: No practitioner named 'Dr. Nobody'" in err
+    assert "7 of 8 rows have problems; nothing was imported." in err
+    code, out, err = run(str(good))
+    assert code == 0, err
+    assert "Harbor Test: Imported 3 weekly blocks." in out
+    assert "note: line 3, slot_minutes: 08:00–10:10 in 30-minute slots" in out
     assert count_blocks(w) == 8
+    code, _, err = run(str(tmp_path / "missing.csv"))
+    assert code == 2 and "no file" in err
