@@ -172,6 +172,7 @@ def layout(**_kwargs: str) -> html.Div:
     pracs = practitioner_options(c, user.organization_id) if user else []
     clinics = clinic_options(c, user.organization_id) if user else []
     card = _form(_fields(pracs, clinics, org_today().isoformat() if user else ""))
+    manage = can_manage()
     rows = list_exceptions(c, user.organization_id) if user else []
     return html.Div(
         [
@@ -184,19 +185,19 @@ def layout(**_kwargs: str) -> html.Div:
             read_only_note(),
             dbc.Row(
                 [
-                    dbc.Col(card, lg=5, xl=4),
+                    dbc.Col(card, lg=5, xl=4) if manage else card,
                     dbc.Col(
                         [
                             html.Div(id=pid("flash")),
                             html.H5("Current and upcoming"),
                             dcc.Loading(
-                                html.Div(_list(rows, can_manage()), id=pid("list")),
+                                html.Div(_list(rows, manage), id=pid("list")),
                                 delay_show=300,
                             ),
                             html.Div(id=pid("collisions"), className="mt-3"),
                         ],
-                        lg=7,
-                        xl=8,
+                        lg=7 if manage else 12,
+                        xl=8 if manage else 12,
                     ),
                 ]
             ),

@@ -206,15 +206,17 @@ def test_a_manager_reads_the_set_up_but_cannot_change_it(
 ) -> None:
     login(page, "manager", next_path="/admin/schedules")
     page.get_by_text("You can look at the set-up here").wait_for()
+    page.locator("#schedules-block-list").wait_for()
     assert not page.get_by_role("button", name="Add block").is_visible()
     assert page.locator("#schedules-block-list").get_by_role("button", name="Edit").count() == 0
+    shot(page, artifacts_dir, "admin-manager-schedules", e2e_backend)
     page.goto("/admin/clinics")
     page.get_by_role("cell", name="Harbor Main Clinic").wait_for()
     assert not page.get_by_role("button", name="Add clinic").is_visible()
     page.goto("/settings")
     page.get_by_text("Buffer between appointments").wait_for()
     assert page.locator("#settings-save").count() == 0
-    shot(page, artifacts_dir, "admin-manager-schedules", e2e_backend)
+    shot(page, artifacts_dir, "admin-manager-settings", e2e_backend)
 
 
 def test_the_csv_dry_run_lists_bad_rows_and_imports_nothing(
