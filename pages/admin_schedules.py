@@ -242,8 +242,7 @@ def layout(
                                         {"label": "By clinic", "value": "clinic"},
                                     ],
                                     value=view,
-                                    inline=True,
-                                    className="btn-group",
+                                    className="btn-group view-switch",
                                     inputClassName="btn-check",
                                     labelClassName="btn btn-outline-primary btn-sm",
                                     labelCheckedClassName="active",
@@ -375,10 +374,13 @@ def _blocks_table(blocks: list[BlockRow], by: str, manage: bool, today: date) ->
                 [
                     html.Td(WEEKDAYS[b.weekday]),
                     html.Td(f"{hhmm(b.start)}–{hhmm(b.end)}", className="text-nowrap"),
-                    html.Td(b.clinic_name if by == "practitioner" else b.practitioner_name),
-                    html.Td(f"{b.slot_minutes} min"),
+                    html.Td(
+                        b.clinic_name if by == "practitioner" else b.practitioner_name,
+                        className="text-nowrap",
+                    ),
+                    html.Td(f"{b.slot_minutes} min", className="text-nowrap"),
                     html.Td(b.capacity, className="text-end"),
-                    html.Td(b.appointment_type or "any"),
+                    html.Td(b.appointment_type or "any", className="text-nowrap"),
                     html.Td(_validity(b, today), className="text-nowrap"),
                     html.Td(notes),
                     html.Td(
@@ -388,6 +390,7 @@ def _blocks_table(blocks: list[BlockRow], by: str, manage: bool, today: date) ->
                             size="sm",
                             color="secondary",
                             outline=True,
+                            className="text-nowrap",
                         )
                         if manage
                         else None,
@@ -405,7 +408,7 @@ def _blocks_table(blocks: list[BlockRow], by: str, manage: bool, today: date) ->
                         html.Th("Hours"),
                         html.Th("Clinic" if by == "practitioner" else "Practitioner"),
                         html.Th("Slots"),
-                        html.Th("Per slot", className="text-end"),
+                        html.Th("Per slot", className="text-end text-nowrap"),
                         html.Th("Type"),
                         html.Th("Valid"),
                         html.Th("Notes"),
