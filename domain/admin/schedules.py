@@ -428,7 +428,10 @@ def update_schedule_block(
             period_floor=today - timedelta(days=1) if only_end else today,
         )
         if split_from is not None:
-            row.valid_to = split_from - timedelta(days=1)
+            # The old hours stop the day before (or keep an earlier end they had).
+            day_before = split_from - timedelta(days=1)
+            if old.valid_to is None or old.valid_to > day_before:
+                row.valid_to = day_before
             new_row = insert_block(s, new)
             block_id = new_row.id
         else:
