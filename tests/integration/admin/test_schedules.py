@@ -168,8 +168,13 @@ def test_the_practitioner_must_be_assigned_to_the_clinic_for_the_whole_validity(
     )
 
 
-def test_an_inactive_practitioner_gets_no_new_blocks(world: AdminWorld) -> None:
+def test_an_inactive_practitioner_or_clinic_gets_no_new_blocks(world: AdminWorld) -> None:
+    from domain.admin import set_clinic_active
+
     w = world
+    set_clinic_active(w.ctx, w.admin, w.org_id, w.phoenix_id, False)
+    err = refused(w, **saturday_block(w, clinic_id=w.phoenix_id))
+    assert (err.code, err.field) == ("INACTIVE", "clinic")
     set_practitioner_active(w.ctx, w.admin, w.org_id, w.practitioner_id, False)
     err = refused(w, **saturday_block(w))
     assert (err.code, err.field) == ("INACTIVE", "practitioner")
