@@ -66,16 +66,6 @@ def admin_nav(active: str) -> dbc.Nav:
     )
 
 
-def page_header(title: str, lead: str, *actions: Any) -> html.Div:
-    return html.Div(
-        [
-            html.Div([html.H2(title, className="mb-1"), html.P(lead, className="text-muted mb-0")]),
-            html.Div(list(actions), className="d-flex gap-2 align-items-start flex-wrap"),
-        ],
-        className="d-flex justify-content-between align-items-start flex-wrap gap-2 mb-3",
-    )
-
-
 def read_only_note() -> dbc.Alert | None:
     if can_manage():
         return None
@@ -86,18 +76,6 @@ def read_only_note() -> dbc.Alert | None:
         ],
         color="light",
         className="py-2 border",
-    )
-
-
-def empty_state(icon: str, title: str, text: str, *actions: Any) -> html.Div:
-    return html.Div(
-        [
-            html.I(className=f"bi {icon} display-6 text-muted"),
-            html.H5(title, className="mt-2"),
-            html.P(text, className="text-muted mb-3 mx-auto", style={"maxWidth": "32rem"}),
-            *actions,
-        ],
-        className="text-center py-5 border rounded bg-light empty-state",
     )
 
 
@@ -313,17 +291,3 @@ def status_pill(active: bool) -> dbc.Badge:
     return (
         dbc.Badge("active", color="success") if active else dbc.Badge("inactive", color="secondary")
     )
-
-
-def as_int(value: object) -> int | None:
-    """A select's value (text in the browser) or a button's pattern index as an id;
-    None when empty or not a plain number."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) < 16:
-            return int(text)
-    return None

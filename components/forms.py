@@ -39,7 +39,7 @@ def parse_int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value if value > 0 else None
-    if isinstance(value, str) and value.isdigit() and len(value) < 16:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 16:
         return int(value) or None
     return None
 
@@ -71,10 +71,17 @@ def empty_state(title: str, hint: str, icon: str = "bi-calendar-x") -> html.Div:
     )
 
 
-def page_header(title: str, subtitle: Any = None) -> html.Div:
-    return html.Div(
+def page_header(title: str, subtitle: Any = None, *actions: Any) -> html.Div:
+    """The page's title and what it is for; ``actions`` (buttons) sit on the right."""
+    heading = html.Div(
         [
             html.H2(title, className="mb-0"),
             html.P(subtitle, className="text-muted mb-3") if subtitle else None,
         ]
+    )
+    if not actions:
+        return heading
+    return html.Div(
+        [heading, html.Div(list(actions), className="d-flex gap-2 flex-wrap")],
+        className="d-flex justify-content-between align-items-start flex-wrap gap-2",
     )

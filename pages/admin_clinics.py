@@ -16,17 +16,16 @@ from components.admin import (
     admin_nav,
     can_manage,
     confirmation,
-    empty_state,
     error_alert,
     form_feedback,
     form_outputs,
-    page_header,
     read_only_note,
     result_alert,
     status_pill,
 )
 from components.auth import callback
 from components.context import app_context, current_actor, current_user
+from components.forms import empty_state, page_header
 from components.ids import id_factory
 from domain.admin import (
     AdminError,
@@ -75,10 +74,10 @@ FORM = FormFields(
 def _table(rows: list[ClinicRow], manage: bool) -> Any:
     if not rows:
         return empty_state(
-            "bi-hospital",
             "No clinics yet",
             "Add the clinics where patients are seen. Each has its own time zone; "
             "practitioners are then assigned to them.",
+            icon="bi-hospital",
         )
     return dbc.Table(
         [

@@ -16,19 +16,17 @@ from components.admin import (
     Outputs,
     admin_nav,
     affected_table,
-    as_int,
     can_manage,
-    empty_state,
     error_alert,
     form_feedback,
     form_outputs,
     org_today,
-    page_header,
     read_only_note,
     result_alert,
 )
 from components.auth import callback
 from components.context import app_context, current_actor, current_user
+from components.forms import empty_state, page_header, parse_int
 from components.ids import id_factory
 from domain.admin import (
     AdminError,
@@ -209,10 +207,10 @@ def layout(**_kwargs: str) -> html.Div:
 def _list(rows: list[ExceptionRow], manage: bool) -> Any:
     if not rows:
         return empty_state(
-            "bi-calendar-check",
             "No leave or closures ahead",
             "Everyone works their weekly hours. Record leave, a holiday or a closure with "
             "the form, and its slots disappear at once.",
+            icon="bi-calendar-check",
         )
     return dbc.Table(
         [
@@ -296,9 +294,9 @@ def explain(
     """Which clock the dates are read on, and only the fields that apply."""
     org = current_actor().organization_id
     everyone = reason in ("clinic-closure", "holiday")
-    pid_ = None if everyone else as_int(practitioner)
+    pid_ = None if everyone else parse_int(practitioner)
     try:
-        zone = exception_zone(app_context(), org, pid_, as_int(clinic))
+        zone = exception_zone(app_context(), org, pid_, parse_int(clinic))
     except AdminError:
         zone = None
     hint = (
@@ -374,7 +372,7 @@ def act(
     bumped = (version or 0) + 1
     try:
         if isinstance(trigger, dict) and trigger.get("type") == pid("withdraw"):
-            result = delete_exception(c, actor, org, as_int(trigger.get("index")) or 0)
+            result = delete_exception(c, actor, org, parse_int(trigger.get("index")) or 0)
         elif trigger == pid("save"):
             everyone = reason in ("clinic-closure", "holiday")
             result = create_exception(
@@ -382,8 +380,8 @@ def act(
                 actor,
                 org,
                 reason=reason,
-                practitioner_id=None if everyone else as_int(practitioner),
-                clinic_id=as_int(clinic),
+                practitioner_id=None if everyone else parse_int(practitioner),
+                clinic_id=parse_int(clinic),
                 start_date=start_date,
                 end_date=end_date or None,
                 start_time=start_time if part_day else None,

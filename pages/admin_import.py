@@ -12,9 +12,10 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from components.admin import admin_nav, can_manage, page_header, read_only_note
+from components.admin import admin_nav, can_manage, read_only_note
 from components.auth import callback
 from components.context import app_context, current_actor
+from components.forms import page_header
 from components.ids import id_factory
 from domain.admin import AdminError, ImportReport, import_schedules
 from domain.admin.schedule_import import COLUMNS, REQUIRED, template_csv

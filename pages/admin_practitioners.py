@@ -15,21 +15,19 @@ from components.admin import (
     FormFields,
     Outputs,
     admin_nav,
-    as_int,
     can_manage,
     confirmation,
-    empty_state,
     error_alert,
     form_feedback,
     form_outputs,
     org_today,
-    page_header,
     read_only_note,
     result_alert,
     status_pill,
 )
 from components.auth import callback
 from components.context import app_context, current_actor, current_user
+from components.forms import empty_state, page_header, parse_int
 from components.ids import id_factory
 from domain.admin import (
     AdminError,
@@ -108,10 +106,10 @@ def _assignment_badges(row: PractitionerRow, today: date) -> list[Any]:
 def _table(rows: list[PractitionerRow], manage: bool, today: date) -> Any:
     if not rows:
         return empty_state(
-            "bi-person-badge",
             "No practitioners yet",
             "Add the people patients book with, assign each to the clinics they work at, "
             "then give them weekly hours under “Weekly schedules”.",
+            icon="bi-person-badge",
         )
     body = []
     for r in rows:
@@ -602,7 +600,7 @@ def assignment_form(
         action, confirmed = pid("assign-save"), list(state.get("ids") or [])
     try:
         if isinstance(action, dict) and action.get("type") == pid("assign-remove"):
-            result = delete_assignment(c, actor, org, as_int(action.get("index")) or 0)
+            result = delete_assignment(c, actor, org, parse_int(action.get("index")) or 0)
         elif action == pid("assign-save") and isinstance(state.get("assignment"), int):
             result = update_assignment(
                 c,
@@ -619,7 +617,7 @@ def assignment_form(
                 actor,
                 org,
                 practitioner_id=row.id,
-                clinic_id=as_int(clinic),
+                clinic_id=parse_int(clinic),
                 active_from=active_from,
                 active_to=active_to or None,
             )

@@ -16,20 +16,18 @@ from components.admin import (
     FormFields,
     Outputs,
     admin_nav,
-    as_int,
     can_manage,
     confirmation,
-    empty_state,
     error_alert,
     form_feedback,
     form_outputs,
     org_today,
-    page_header,
     read_only_note,
     result_alert,
 )
 from components.auth import callback
 from components.context import app_context, current_actor, current_user
+from components.forms import empty_state, page_header, parse_int
 from components.ids import id_factory
 from components.week_grid import clinic_week, practitioner_week
 from domain.admin import (
@@ -352,10 +350,10 @@ def _validity(b: BlockRow, today: date) -> str:
 def _blocks_table(blocks: list[BlockRow], by: str, manage: bool, today: date) -> Any:
     if not blocks:
         return empty_state(
-            "bi-calendar-week",
             "No weekly hours yet",
             "Add a block: a weekday, the hours, the slot length and how many patients "
             "each slot takes. The practitioner must be assigned to the clinic first.",
+            icon="bi-calendar-week",
         )
     rows = []
     for b in blocks:
@@ -459,10 +457,10 @@ def show_week(
             clinic_week(plan, today, pid("week-grid"))
             if any(plan.blocks.values())
             else empty_state(
-                "bi-calendar-week",
                 "Nobody works here this week",
                 "No weekly block applies at this clinic in the week shown. Pick another week, "
                 "or add blocks for the practitioners assigned here.",
+                icon="bi-calendar-week",
             )
         )
         blocks = list_blocks(c, org, clinic_id=clinic_id)
@@ -481,7 +479,7 @@ def show_week(
 
 
 def _choose(what: str) -> Any:
-    return empty_state("bi-search", f"Choose a {what}", f"Pick a {what} above to see their week.")
+    return empty_state(f"Choose a {what}", f"Pick a {what} above to see their week.", "bi-search")
 
 
 # --------------------------------------------------------------------------- the form
@@ -655,7 +653,7 @@ def block_form(
             raise PreventUpdate
         action, confirmed = pending.get("action"), list(pending.get("ids") or [])
     values = {
-        "clinic_id": as_int(clinic),
+        "clinic_id": parse_int(clinic),
         "weekday": weekday,
         "start": start,
         "end": end,
@@ -663,7 +661,7 @@ def block_form(
         "capacity": capacity,
         "valid_from": valid_from or None,
         "valid_to": valid_to or None,
-        "appointment_type_id": as_int(appointment_type),
+        "appointment_type_id": parse_int(appointment_type),
         "accept_remainder": bool(accept_remainder),
     }
     try:
@@ -682,7 +680,7 @@ def block_form(
             )
         elif action == pid("save"):
             result = create_schedule_block(
-                c, actor, org, practitioner_id=as_int(practitioner), **values
+                c, actor, org, practitioner_id=parse_int(practitioner), **values
             )
         else:
             raise PreventUpdate

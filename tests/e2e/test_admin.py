@@ -1,9 +1,10 @@
 """Schedule administration in a real browser: an administrator sets up hours and leave,
 and availability follows at once; managers may look but not change.
 
-The journey: an admin adds a Saturday morning block for a practitioner; Saturday slots
-appear; a patient is booked on that Saturday; the admin records a leave day and the
-slots disappear while the booking is listed as colliding (and stays booked).
+The journey: an admin adds a Saturday morning block for a practitioner; the clinic
+availability page offers Saturday slots; a patient is booked on that Saturday; the admin
+records a leave day and the slots disappear from the availability page while the booking
+is listed as colliding (and stays booked).
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ def _saturday_slots(live_server: Any, clinic_id: int) -> list[str]:
         live_server.context, _harbor(live_server), clinic_id, SATURDAY, SATURDAY
     )
     return [s.start.astimezone(ZoneInfo(NY)).strftime("%H:%M") for s in slots[SATURDAY]]
+
+
+def _offered_on_saturday(page: Any, clinic_id: int, clinic_name: str) -> list[str]:
+    """The open times the clinic availability page shows for that Saturday."""
+    page.goto(f"/availability?clinic={clinic_id}&start={SATURDAY}&end={SATURDAY}")
+    page.locator("#av-clinic-name").get_by_text(clinic_name).wait_for()
+    view = page.locator("#av-clinic-view")
+    view.locator("#av-grid, .empty-state").first.wait_for()
+    if view.locator("#av-grid").count() == 0:
+        return []
+    return [
+        title.split(": ")[0][-5:]  # "Sat 21 Mar 09:00: 1 open seat with ..."
+        for title in view.locator("#av-grid .slot-grid-slot").evaluate_all(
+            "cells => cells.map(c => c.title)"
+        )
+    ]
 
 
 def _book_saturday(live_server: Any, clinic_id: int, practitioner_id: int) -> tuple[int, str]:
@@ -132,17 +149,15 @@ def test_saturday_hours_then_a_leave_day_follow_through_to_availability(
     assert "09:00–12:00" in saturday_block.inner_text()
     shot(page, artifacts_dir, "admin-schedule-week", e2e_backend)
 
-    # Availability offers the Saturday morning at once.
-    assert _saturday_slots(live_server, clinic_id) == [
-        "09:00",
-        "09:30",
-        "10:00",
-        "10:30",
-        "11:00",
-        "11:30",
-    ]
+    # The clinic availability page offers the Saturday morning at once.
+    morning = ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
+    assert _offered_on_saturday(page, clinic_id, clinic_name) == morning
+    assert _saturday_slots(live_server, clinic_id) == morning
+    shot(page, artifacts_dir, "admin-availability-saturday", e2e_backend)
     booked_id, patient_name = _book_saturday(live_server, clinic_id, practitioner_id)
-    assert "10:00" not in _saturday_slots(live_server, clinic_id)
+    assert _offered_on_saturday(page, clinic_id, clinic_name) == [
+        t for t in morning if t != "10:00"
+    ]
 
     page.goto("/admin/exceptions")
     page.get_by_role("heading", name="Leave & closures").wait_for()
@@ -161,6 +176,9 @@ def test_saturday_hours_then_a_leave_day_follow_through_to_availability(
     shot(page, artifacts_dir, "admin-leave-collisions", e2e_backend)
 
     # The slots are gone; the booking is not.
+    assert _offered_on_saturday(page, clinic_id, clinic_name) == []
+    page.get_by_text(f"No open slots at {clinic_name} between 21 Mar and 21 Mar.").wait_for()
+    shot(page, artifacts_dir, "admin-availability-after-leave", e2e_backend)
     assert _saturday_slots(live_server, clinic_id) == []
     with live_server.context.db.read() as s:
         assert s.get(Appointment, booked_id).status == "booked"
