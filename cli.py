@@ -574,6 +574,7 @@ def _revoke_api_token(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         ctx.db.dispose()
     print(f"API token #{args.id} revoked" if done else f"API token #{args.id} was already revoked")
+    return 0
 
 
 def _import_schedules_args(p: argparse.ArgumentParser) -> None:
