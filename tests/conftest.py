@@ -3,7 +3,8 @@
 - ``db``: an empty, migrated database of the parametrized backend; emptied after each test.
 - ``demo_db``: the demo organization seeded once per backend at a fixed anchor; tests treat
   it as read-only (write tests use ``db`` and their own factories).
-- ``backend``: "sqlite" or "postgresql", the parameter of the two above.
+- ``backend``: "sqlite" or "postgresql", the parameter of the two above
+  (``@postgresql_only`` narrows it to PostgreSQL for features SQLite does not have).
 
 PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the local server); each test run
 creates databases of its own and drops them afterwards. Outside CI a missing server skips
@@ -31,6 +32,9 @@ PG_SERVER_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ("sqlite", "postgresql")
+# For tests of PostgreSQL-only features (exclusion constraints, expression indexes): they
+# take the ``db``/``backend`` fixtures on PostgreSQL alone instead of skipping on SQLite.
+postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 # The demo data is generated around this instant so that its numbers are stable.
 DEMO_ANCHOR = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

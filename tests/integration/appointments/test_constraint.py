@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from data.db import Database
 from data.models import AppointmentType, Clinic, Patient, Practitioner
+from tests.conftest import postgresql_only
 from tests.factories import make_appointment
 from tests.integration.appointments.conftest import TUESDAY, World, at
 
@@ -26,10 +27,14 @@ def _write(world: World, start_minutes: list[int], **kw: object) -> None:
             )  # type: ignore[arg-type]
 
 
+# Exclusion constraints are PostgreSQL's; on SQLite the write lock serializes bookings
+# (tests/integration/appointments cover that on both backends).
+pytestmark = postgresql_only
+
+
 @pytest.fixture
 def pg_world(world: World, db: Database) -> World:
-    if db.dialect != "postgresql":
-        pytest.skip("exclusion constraints are PostgreSQL's; SQLite relies on the write lock")
+    assert db.dialect == "postgresql"
     return world
 
 
