@@ -13,7 +13,9 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -167,3 +169,110 @@ def test_one_server_runs_several_workers_that_share_sessions(
         assert {client.get("/settings").status for _ in range(12)} == {200}
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- consistency
+# Each request below names the process that serves it (two gunicorn masters, one worker
+# each, on their own ports): what one process writes, the other must show on its very next
+# request, although both cache availability (shared in Redis, invalidated on writes).
+
+
+CLINIC_ZONE = "America/New_York"  # tests.factories.make_org's zone, which the clinic takes
+
+
+def _open_day() -> date:
+    """A weekday a week or more ahead in the clinic's zone: within the horizon and far
+    past any notice, so only bookings and the buffer decide which times are open."""
+    day = datetime.now(ZoneInfo(CLINIC_ZONE)).date() + timedelta(days=7)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _open_times(client: DashClient, deployment: Deployment, day: date) -> dict[str, str]:
+    """The booking page's open times (label "HH:MM" -> start value) as one process
+    computes them for the practitioner, clinic and follow-up type."""
+    answer = client.call(
+        "book-start.options",
+        {
+            "book-practitioner.value": deployment.practitioner_id,
+            "book-clinic.value": deployment.clinic_id,
+            "book-date.value": day.isoformat(),
+            "book-appointment_type.value": deployment.type_id,
+            "book-duration.value": 30,
+            "book-booked.data": None,
+        },
+    )
+    assert answer.status == 200, answer.text
+    return {o["label"]: o["value"] for o in answer.output("book-start.options") or []}
+
+
+def _set_buffer(client: DashClient, minutes: int) -> str:
+    answer = client.call(
+        "settings-feedback.children",
+        {"settings-save.n_clicks": 1},
+        {
+            "settings-buffer_minutes.value": minutes,
+            "settings-min_notice_minutes.value": 0,
+            "settings-booking_horizon_days.value": 365,
+            "settings-notifications.value": ["notify_practitioner", "notify_patient"],
+        },
+    )
+    assert answer.status == 200, answer.text
+    return answer.text
+
+
+def test_a_booking_and_a_buffer_change_on_one_process_show_at_once_on_the_other(
+    workers: Deployment,
+) -> None:
+    first = workers.client(0).signed_in("coordinator@workers.test", TEST_PASSWORD)
+    second = workers.client(1).signed_in("coordinator@workers.test", TEST_PASSWORD)
+    admin = workers.client(0).signed_in("admin@workers.test", TEST_PASSWORD)
+    day = _open_day()
+    # Both processes have read (and cached) the day before anything changes.
+    before = _open_times(second, workers, day)
+    assert before == _open_times(first, workers, day)
+    assert {"09:30", "10:00", "10:30"} <= set(before) and len(before) == 16
+
+    booked = first.call(
+        "book-result.children",
+        {"book-submit.n_clicks": 1},
+        {
+            "book-patient.value": workers.patient_id,
+            "book-practitioner.value": workers.practitioner_id,
+            "book-clinic.value": workers.clinic_id,
+            "book-appointment_type.value": workers.type_id,
+            "book-duration.value": 30,
+            "book-start.value": before["10:00"],
+            "book-notes.value": None,
+        },
+    )
+    assert "Appointment booked" in booked.text, booked.text
+    after_booking = _open_times(second, workers, day)
+    assert set(before) - set(after_booking) == {"10:00"}
+    # The other process refuses the taken time too, instead of booking it twice.
+    again = second.call(
+        "book-result.children",
+        {"book-submit.n_clicks": 1},
+        {
+            "book-patient.value": workers.patient_id,
+            "book-practitioner.value": workers.practitioner_id,
+            "book-clinic.value": workers.clinic_id,
+            "book-appointment_type.value": workers.type_id,
+            "book-duration.value": 30,
+            "book-start.value": before["10:00"],
+            "book-notes.value": None,
+        },
+    )
+    assert "Appointment booked" not in again.text
+    assert again.output("book-start-error.children")
+
+    try:
+        assert "Settings saved" in _set_buffer(admin, 30)
+        # A 30-minute buffer keeps the half hours either side of the visit free.
+        with_buffer = _open_times(second, workers, day)
+        assert set(after_booking) - set(with_buffer) == {"09:30", "10:30"}
+        assert _open_times(first, workers, day) == with_buffer
+    finally:
+        assert "Settings saved" in _set_buffer(admin, 0)
+    assert _open_times(second, workers, day) == after_booking
