@@ -304,6 +304,9 @@ def test_an_organization_never_sees_another_organizations_data(fhir: Fhir) -> No
             f"/fhir/Appointment?practitioner={world.practitioner_ids[other]}",
             f"/fhir/Slot?schedule=Schedule/{theirs_schedule}",
             f"/fhir/Schedule?actor=Location/{world.clinic_ids[other]}",
+            f"/fhir/Schedule?actor=Practitioner/{world.practitioner_ids[other]}",
+            f"/fhir/Slot?practitioner={world.practitioner_ids[other]}",
+            f"/fhir/Slot?schedule=Schedule/{theirs_schedule}&start=ge2026-03-19",
         ):
             assert fhir.ok(path, me)["entry"] == [], path
 
