@@ -481,6 +481,32 @@ FORGERIES: list[Forgery] = [
             ),
         )
     ],
+    Forgery(
+        "practitioners-assign-modal.is_open",
+        lambda t, o: {
+            "practitioners-assign-new.n_clicks": 1,
+            "practitioners-assigning.data": {"practitioner": t["practitioner"], "assignment": None},
+        },
+        "practitioners-assign-new.n_clicks",
+        label="new",
+    ),
+    Forgery(
+        "practitioners-assign-modal.is_open",
+        lambda t, o: {
+            _all({"index": None, "type": "practitioners-assign-confirm"}): [
+                ({"type": "practitioners-assign-confirm", "index": 0}, 1)
+            ],
+            "practitioners-active_from.value": "2026-03-01",
+            "practitioners-active_to.value": "2026-03-20",
+            "practitioners-assigning.data": {
+                "practitioner": t["practitioner"],
+                "assignment": t["assignment"],
+                "ids": [t["appointment"]],
+            },
+        },
+        (lambda t: {"type": "practitioners-assign-confirm", "index": 0}, "n_clicks"),
+        label="confirm",
+    ),
     *[
         Forgery(
             "import-report.children",
