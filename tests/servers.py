@@ -35,6 +35,11 @@ from tests.dash_client import DashClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# How long a gunicorn process may take to import the app and answer /healthz: about 10 s
+# of CPU, but over a minute on a loaded shared machine (seen: 50 s for the import alone).
+BOOT_SECONDS = 240
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,7 +111,7 @@ class GunicornCluster:
             for server in self.servers:  # start all, then wait: they boot in parallel
                 server.start()
             for server in self.servers:
-                wait_until(server.healthy, 90, f"gunicorn on {server.url}")
+                wait_until(server.healthy, BOOT_SECONDS, f"gunicorn on {server.url}")
         except BaseException:
             self.__exit__()
             raise

@@ -21,6 +21,7 @@ import pytest
 
 from data.db import Database
 from data.migrate import upgrade
+from data.models import Organization
 from tests.conftest import PostgresServer, unavailable
 from tests.dash_client import DashClient
 from tests.factories import (
@@ -32,8 +33,9 @@ from tests.factories import (
     make_schedule,
     make_staff,
     make_type,
+    make_user,
 )
-from tests.servers import GunicornCluster, GunicornServer, wait_until
+from tests.servers import BOOT_SECONDS, GunicornCluster, GunicornServer, wait_until
 
 pytestmark = pytest.mark.postgres_only
 
@@ -161,7 +163,7 @@ def test_one_server_runs_several_workers_that_share_sessions(
     server = GunicornServer(env, tmp_path / "gunicorn-2-workers.log")
     server.start()
     try:
-        wait_until(server.healthy, 90, "gunicorn with two workers")
+        wait_until(server.healthy, BOOT_SECONDS, "gunicorn with two workers")
         wait_until(lambda: server.log().count("Booting worker with pid") == 2, 30, "2 workers")
         client = server.client().signed_in("manager@workers.test", TEST_PASSWORD)
         # New connection per request, so the kernel hands them to either worker.
@@ -225,8 +227,13 @@ def _set_buffer(client: DashClient, minutes: int) -> str:
 def test_a_booking_and_a_buffer_change_on_one_process_show_at_once_on_the_other(
     workers: Deployment,
 ) -> None:
-    first = workers.client(0).signed_in("coordinator@workers.test", TEST_PASSWORD)
-    second = workers.client(1).signed_in("coordinator@workers.test", TEST_PASSWORD)
+    # An account of its own: the sign-in throttling test locks coordinator@ from here.
+    db = Database(workers.database_url)
+    with db.transaction() as s:
+        make_user(s, s.get_one(Organization, workers.org_id), "coordinator", email="booker@x.test")
+    db.dispose()
+    first = workers.client(0).signed_in("booker@x.test", TEST_PASSWORD)
+    second = workers.client(1).signed_in("booker@x.test", TEST_PASSWORD)
     admin = workers.client(0).signed_in("admin@workers.test", TEST_PASSWORD)
     day = _open_day()
     # Both processes have read (and cached) the day before anything changes.
