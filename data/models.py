@@ -277,6 +277,38 @@ class LoginFailure(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class AppointmentSeries(Base):
+    """A recurring series: the rule its occurrences were generated from (every
+    ``interval_weeks`` weeks at ``local_time`` in ``timezone``, ``occurrence_count`` times
+    or until ``until_date``). Each occurrence is an ordinary appointment carrying
+    ``series_id``; the rule is kept for the record and for the panel's wording."""
+
+    __tablename__ = "appointment_series"
+    __table_args__ = (
+        CheckConstraint("interval_weeks BETWEEN 1 AND 52", name="interval_range"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint(
+            "(occurrence_count IS NULL) <> (until_date IS NULL)", name="count_or_until"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    appointment_type_id: Mapped[int] = mapped_column(ForeignKey("appointment_types.id"))
+    interval_weeks: Mapped[int] = mapped_column(SmallInteger)
+    first_date: Mapped[date] = mapped_column(Date)
+    local_time: Mapped[time] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    occurrence_count: Mapped[int | None] = mapped_column(Integer)
+    until_date: Mapped[date | None] = mapped_column(Date)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Appointment(Base):
     __tablename__ = "appointments"
     __table_args__ = (
@@ -336,6 +368,10 @@ class Appointment(Base):
     # False for group seats, capacity>1 blocks and imported history.
     exclusive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     external_id: Mapped[str | None] = mapped_column(String(64))
+    # The recurring series it was booked in, if any (an ordinary appointment otherwise).
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment_series.id"), index=True
+    )
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
