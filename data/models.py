@@ -369,9 +369,7 @@ class Appointment(Base):
     exclusive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     external_id: Mapped[str | None] = mapped_column(String(64))
     # The recurring series it was booked in, if any (an ordinary appointment otherwise).
-    series_id: Mapped[int | None] = mapped_column(
-        ForeignKey("appointment_series.id"), index=True
-    )
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_series.id"), index=True)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

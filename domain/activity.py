@@ -61,6 +61,9 @@ EVENT_CALENDAR_FEED_ISSUED = "CALENDAR_FEED_ISSUED"
 EVENT_CALENDAR_FEED_REVOKED = "CALENDAR_FEED_REVOKED"
 EVENT_API_TOKEN_CREATED = "API_TOKEN_CREATED"
 EVENT_API_TOKEN_REVOKED = "API_TOKEN_REVOKED"
+EVENT_SERIES_CREATED = "SERIES_CREATED"
+EVENT_SERIES_UPDATED = "SERIES_UPDATED"
+EVENT_SERIES_CANCELLED = "SERIES_CANCELLED"
 
 _PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
@@ -465,9 +468,31 @@ def describe_event(e: ActivityView) -> str:
     if e.event_type in (EVENT_API_TOKEN_CREATED, EVENT_API_TOKEN_REVOKED):
         done = "created" if e.event_type == EVENT_API_TOKEN_CREATED else "revoked"
         return f"{e.actor_name} {done} the API token “{p.get('name')}”"
+    if e.event_type in (EVENT_SERIES_CREATED, EVENT_SERIES_UPDATED, EVENT_SERIES_CANCELLED):
+        return _describe_series(e.actor_name, e.event_type, p, patient, practitioner)
     from domain.admin.wording import describe_admin_event
 
     admin = describe_admin_event(e.event_type, p, e.actor_name)
     if admin is not None:
         return admin
     return f"{e.actor_name}: {e.event_type.replace('_', ' ').lower()}"
+
+
+def _describe_series(
+    actor: str, event_type: str, p: dict[str, Any], patient: str, practitioner: str
+) -> str:
+    n = len(p.get("appointment_ids") or [])
+    some = f"{n} appointment{'s' if n != 1 else ''}"
+    left = len(p.get("left_alone") or [])
+    also = f"; {left} left as they were" if left else ""
+    if event_type == EVENT_SERIES_CREATED:
+        skipped = len(p.get("skipped") or [])
+        not_booked = f", {skipped} not booked" if skipped else ""
+        return (
+            f"{actor} booked a series for {patient} with {practitioner}: {some} "
+            f"({p.get('rule', 'weekly')}){not_booked}"
+        )
+    scope = {"following": "this and following", "all": "all"}.get(p.get("scope", ""), "")
+    if event_type == EVENT_SERIES_UPDATED:
+        return f"{actor} changed {some} of {patient}'s series ({scope}){also}"
+    return f"{actor} cancelled {some} of {patient}'s series ({scope}){also}"

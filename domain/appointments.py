@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,7 @@ from data.locks import lock_appointment, lock_patient, lock_practitioners
 from data.models import (
     ActivityEvent,
     Appointment,
+    AppointmentSeries,
     AppointmentType,
     Clinic,
     ClinicAssignment,
@@ -68,10 +69,16 @@ from domain.availability import (
     invalidate_appointment,
     practitioner_day_for,
 )
-from domain.booking_rules import MAX_APPOINTMENT_MINUTES, BookingRequest, check_booking
+from domain.booking_rules import (
+    MAX_APPOINTMENT_MINUTES,
+    BookingRequest,
+    BookingWindow,
+    check_booking,
+)
 from domain.context import AppContext
 from domain.errors import BookingError, clean_field
 from domain.permissions import Permission, PermissionDenied, require, require_practitioner_scope
+from domain.series import Recurrence, in_scope, occurrence_starts, wall_clock
 from domain.timefmt import fmt_span, fmt_when
 from domain.workflow import (
     PATIENT_BUSY_STATUSES,
@@ -119,6 +126,8 @@ class AppointmentView:
     booked_at: datetime
     version: int
     date_only: bool = False
+    # The recurring series it belongs to (None: a single appointment).
+    series_id: int | None = None
 
     @property
     def local_start(self) -> datetime:
@@ -167,6 +176,7 @@ def _view(
         booked_at=a.booked_at,
         version=a.version,
         date_only=a.date_only,
+        series_id=a.series_id,
     )
 
 
@@ -519,34 +529,7 @@ def create_appointment(
             start=start,
             duration=duration_minutes,
         )
-        a = Appointment(
-            organization_id=org.id,
-            patient_id=t.patient.id,
-            practitioner_id=t.practitioner.id,
-            clinic_id=t.clinic.id,
-            appointment_type_id=t.kind.id,
-            start_at=t.start,
-            end_at=t.end,
-            duration_minutes=t.duration,
-            status="booked",
-            notes=notes,
-            booked_at=now,
-            created_at=now,
-            updated_at=now,
-            created_by_user_id=actor.user_id,
-            exclusive=t.capacity == 1,
-        )
-        s.add(a)
-        _flush(s)
-        event = activity.record_event(
-            s,
-            organization_id=org.id,
-            event_type=activity.EVENT_CREATED,
-            appointment_id=a.id,
-            payload=_created_payload(a, t),
-            actor=actor,
-            at=now,
-        )
+        a, event = _insert(s, org, t, actor, now, notes)
         settings = NotifySettings.from_json(org.settings)
         when = fmt_span(t.start, t.end, t.clinic.timezone)
         if settings.practitioner:
@@ -569,6 +552,52 @@ def create_appointment(
         view = _view(a, t.patient, t.practitioner, t.clinic, t.kind)
     _invalidate(ctx, org.id, [(t.practitioner.id, t.start, t.end)])
     return view
+
+
+def _insert(
+    s: Session,
+    org: Organization,
+    t: _Target,
+    actor: Actor,
+    now: datetime,
+    notes: str | None,
+    series_id: int | None = None,
+) -> tuple[Appointment, ActivityEvent]:
+    """Write a validated booking and its APPOINTMENT_CREATED event (no notifications:
+    a single booking and a series word theirs differently)."""
+    a = Appointment(
+        organization_id=org.id,
+        patient_id=t.patient.id,
+        practitioner_id=t.practitioner.id,
+        clinic_id=t.clinic.id,
+        appointment_type_id=t.kind.id,
+        start_at=t.start,
+        end_at=t.end,
+        duration_minutes=t.duration,
+        status="booked",
+        notes=notes,
+        booked_at=now,
+        created_at=now,
+        updated_at=now,
+        created_by_user_id=actor.user_id,
+        exclusive=t.capacity == 1,
+        series_id=series_id,
+    )
+    s.add(a)
+    _flush(s)
+    payload = _created_payload(a, t)
+    if series_id is not None:
+        payload["series_id"] = series_id
+    event = activity.record_event(
+        s,
+        organization_id=org.id,
+        event_type=activity.EVENT_CREATED,
+        appointment_id=a.id,
+        payload=payload,
+        actor=actor,
+        at=now,
+    )
+    return a, event
 
 
 def _created_payload(a: Appointment, t: _Target) -> dict[str, Any]:
@@ -700,8 +729,11 @@ def _apply_transition(
     transition: Transition,
     actor: Actor,
     now: datetime,
+    *,
+    notify: bool = True,
 ) -> None:
-    """Write one workflow step: the status, the encounter it opens, event, notifications."""
+    """Write one workflow step: the status, the encounter it opens, event, notifications
+    (``notify=False``: the caller words one notification for several steps)."""
     a.status = transition.new
     a.updated_at = now
     if transition.new == "cancelled":
@@ -736,7 +768,8 @@ def _apply_transition(
         at=now,
         priority=transition.priority,
     )
-    _notify_status(s, org, a, clinic, transition, event)
+    if notify:
+        _notify_status(s, org, a, clinic, transition, event)
 
 
 def _notify_status(
@@ -1219,3 +1252,718 @@ def _notify_update(
             "Appointment changed",
             f"Your appointment is now with {view.practitioner_name} at {view.clinic_name}: {when}.",
         )
+
+
+# --------------------------------------------------------------------------- series
+
+# Refusals that concern the whole series (who, where, what), not one of its dates: a
+# preview or a booking stops on them instead of marking every occurrence.
+_SERIES_WIDE_CODES = frozenset(
+    {
+        "PATIENT_NOT_FOUND",
+        "PRACTITIONER_NOT_FOUND",
+        "PRACTITIONER_INACTIVE",
+        "CLINIC_NOT_FOUND",
+        "CLINIC_INACTIVE",
+        "APPOINTMENT_TYPE_NOT_FOUND",
+        "APPOINTMENT_TYPE_INACTIVE",
+        "INVALID_DURATION",
+    }
+)
+
+
+@dataclass(frozen=True)
+class OccurrenceCheck:
+    """One occurrence of a previewed series and what booking it now would say."""
+
+    number: int
+    start: datetime
+    end: datetime
+    timezone: str
+    code: str | None = None  # None: it can be booked
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is None
+
+    @property
+    def label(self) -> str:
+        return fmt_span(self.start, self.end, self.timezone)
+
+
+@dataclass(frozen=True)
+class SeriesPreview:
+    occurrences: list[OccurrenceCheck]
+    rule: Recurrence
+    timezone: str
+    clinic_name: str
+    # The rule runs past the booking horizon: it stops at this last bookable date.
+    cut_at_horizon: date | None
+    cut_at_maximum: bool
+
+    @property
+    def bookable(self) -> list[OccurrenceCheck]:
+        return [o for o in self.occurrences if o.ok]
+
+
+@dataclass(frozen=True)
+class SeriesBooking:
+    series_id: int
+    booked: list[AppointmentView]
+    # Occurrences of the rule that were not chosen, hence not booked.
+    skipped: list[datetime]
+
+
+@dataclass(frozen=True)
+class SeriesChange:
+    """What an edit or cancellation with scope did: the occurrences it changed and the
+    ones it left as they were, each with why (already past, cancelled, completed...)."""
+
+    changed: list[AppointmentView]
+    left_alone: list[tuple[AppointmentView, str]]
+
+
+@dataclass(frozen=True)
+class SeriesOverview:
+    series_id: int
+    interval_weeks: int
+    # (appointment id, start, status) of every occurrence, by time.
+    occurrences: list[tuple[int, datetime, str]]
+
+    def position(self, appointment_id: int) -> int:
+        """1-based number of the occurrence (0 when it is not in the series)."""
+        ids = [o[0] for o in self.occurrences]
+        return ids.index(appointment_id) + 1 if appointment_id in ids else 0
+
+
+def get_series_overview(ctx: AppContext, organization_id: int, series_id: int) -> SeriesOverview:
+    with ctx.db.read() as s:
+        series = s.get(AppointmentSeries, series_id)
+        if series is None or series.organization_id != organization_id:
+            raise BookingError("SERIES_NOT_FOUND", "This series was not found.")
+        rows = s.execute(
+            select(Appointment.id, Appointment.start_at, Appointment.status)
+            .where(
+                Appointment.organization_id == organization_id,
+                Appointment.series_id == series_id,
+            )
+            .order_by(Appointment.start_at, Appointment.id)
+        ).all()
+        return SeriesOverview(series.id, series.interval_weeks, [tuple(r) for r in rows])  # type: ignore[misc]
+
+
+def _series_plan(
+    ctx: AppContext,
+    s: Session,
+    org: Organization,
+    clinic_id: int,
+    first_start: datetime,
+    rule: Recurrence,
+    now: datetime,
+) -> tuple[Clinic, list[datetime], date | None, bool]:
+    """The clinic and the occurrence starts of ``rule``, bounded by the organization's
+    booking horizon in the clinic's zone (the first occurrence is always kept, so that
+    a first date beyond the horizon is refused by the rule with its own message)."""
+    clinic = s.get(Clinic, clinic_id)
+    if clinic is None or clinic.organization_id != org.id:
+        raise BookingError("CLINIC_NOT_FOUND", "This clinic was not found.", "clinic")
+    window = BookingWindow(now, get_directory(ctx, org.id).rules)
+    last = window.last_bookable_day(clinic.timezone)
+    occ = occurrence_starts(first_start, clinic.timezone, rule, last)
+    return clinic, occ.starts, occ.cut_at_horizon, occ.cut_at_maximum
+
+
+def _occurrence_error(exc: BookingError, number: int, start: datetime, tz: str) -> BookingError:
+    details = {**exc.details, "occurrence": number, "occurrence_start": start.isoformat()}
+    return BookingError(
+        exc.code,
+        f"Appointment {number} of the series ({fmt_when(start, tz)}): {exc.message}",
+        "repeat",
+        **details,
+    )
+
+
+def preview_series(
+    ctx: AppContext,
+    organization_id: int,
+    *,
+    patient_id: int,
+    practitioner_id: int,
+    clinic_id: int,
+    first_start: datetime,
+    appointment_type_id: int,
+    rule: Recurrence,
+    actor: Actor,
+    duration_minutes: int | None = None,
+) -> SeriesPreview:
+    """Every occurrence of a series-to-be with what booking it now would say: ok, or the
+    specific refusal of ``create_appointment``'s validation (the same code, run on each
+    date). Reads only; nothing is held. Refusals about the whole series (unknown patient,
+    inactive practitioner...) raise instead."""
+    _authorize(actor, organization_id, Permission.BOOK)
+    require_practitioner_scope(actor, practitioner_id)
+    first_start = _check_start(first_start)
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    with ctx.db.read() as s:
+        org = _organization(s, organization_id)
+        clinic, starts, cut_at_horizon, cut_at_maximum = _series_plan(
+            ctx, s, org, clinic_id, first_start, rule, now
+        )
+        practitioner = s.get(Practitioner, practitioner_id)
+        practitioners = (
+            {practitioner.id: practitioner}
+            if practitioner is not None and practitioner.organization_id == org.id
+            else {}
+        )
+        patient = s.get(Patient, patient_id)
+        if patient is not None and patient.organization_id != org.id:
+            patient = None
+        kind = s.get(AppointmentType, appointment_type_id)
+        minutes = duration_minutes or (kind.default_duration_minutes if kind else 0)
+        checks = []
+        for number, start in enumerate(starts, 1):
+            try:
+                t = _validate(
+                    ctx,
+                    s,
+                    org,
+                    now,
+                    patient=patient,
+                    practitioners=practitioners,
+                    practitioner_id=practitioner_id,
+                    clinic_id=clinic.id,
+                    appointment_type_id=appointment_type_id,
+                    start=start,
+                    duration=duration_minutes,
+                )
+            except BookingError as exc:
+                if exc.code in _SERIES_WIDE_CODES:
+                    raise
+                end = start + timedelta(minutes=minutes)
+                checks.append(
+                    OccurrenceCheck(number, start, end, clinic.timezone, exc.code, exc.message)
+                )
+                continue
+            checks.append(OccurrenceCheck(number, start, t.end, clinic.timezone))
+        return SeriesPreview(
+            checks, rule, clinic.timezone, clinic.name, cut_at_horizon, cut_at_maximum
+        )
+
+
+def book_series(
+    ctx: AppContext,
+    organization_id: int,
+    *,
+    patient_id: int,
+    practitioner_id: int,
+    clinic_id: int,
+    first_start: datetime,
+    appointment_type_id: int,
+    rule: Recurrence,
+    chosen: Iterable[datetime],
+    actor: Actor,
+    duration_minutes: int | None = None,
+    notes: str | None = None,
+) -> SeriesBooking:
+    """Book the ``chosen`` occurrences of a series (starts from its preview) in ONE
+    transaction: every chosen occurrence passes ``create_appointment``'s validation and
+    is booked, or nothing is. A refusal names the occurrence (its number and time) and
+    carries the validation's code; a start that is not an occurrence of ``rule`` (the
+    preview is out of date) is refused as NOT_IN_SERIES."""
+    _authorize(actor, organization_id, Permission.BOOK)
+    require_practitioner_scope(actor, practitioner_id)
+    first_start = _check_start(first_start)
+    wanted = sorted({_check_start(c) for c in chosen})
+    if not wanted:
+        raise BookingError(
+            "NOTHING_CHOSEN", "Choose at least one appointment of the series.", "repeat"
+        )
+    notes = clean_field(notes, "notes", MAX_NOTES_LENGTH)
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        practitioners = lock_practitioners(s, org.id, [practitioner_id])
+        patient = lock_patient(s, org.id, patient_id)
+        clinic, starts, _cut, _max = _series_plan(ctx, s, org, clinic_id, first_start, rule, now)
+        tz = clinic.timezone
+        numbers = {start: n for n, start in enumerate(starts, 1)}
+        stray = [w for w in wanted if w not in numbers]
+        if stray:
+            raise BookingError(
+                "NOT_IN_SERIES",
+                f"{fmt_when(stray[0], tz)} is not one of this series' dates: preview the "
+                "series again.",
+                "repeat",
+            )
+        targets = []
+        # The occurrences are weeks apart: none can clash with another, so each one is
+        # validated against what is booked already, then all are written.
+        for start in wanted:
+            try:
+                targets.append(
+                    _validate(
+                        ctx,
+                        s,
+                        org,
+                        now,
+                        patient=patient,
+                        practitioners=practitioners,
+                        practitioner_id=practitioner_id,
+                        clinic_id=clinic.id,
+                        appointment_type_id=appointment_type_id,
+                        start=start,
+                        duration=duration_minutes,
+                    )
+                )
+            except BookingError as exc:
+                if exc.code in _SERIES_WIDE_CODES:
+                    raise
+                raise _occurrence_error(exc, numbers[start], start, tz) from exc
+        first_local = first_start.astimezone(ZoneInfo(tz))
+        series = AppointmentSeries(
+            organization_id=org.id,
+            patient_id=targets[0].patient.id,
+            practitioner_id=targets[0].practitioner.id,
+            clinic_id=clinic.id,
+            appointment_type_id=targets[0].kind.id,
+            interval_weeks=rule.interval_weeks,
+            first_date=first_local.date(),
+            local_time=first_local.time().replace(tzinfo=None),
+            timezone=tz,
+            duration_minutes=targets[0].duration,
+            occurrence_count=rule.count,
+            until_date=rule.until,
+            created_by_user_id=actor.user_id,
+            created_at=now,
+        )
+        s.add(series)
+        s.flush()
+        views = []
+        for t in targets:
+            a, _event = _insert(s, org, t, actor, now, notes, series.id)
+            views.append(_view(a, t.patient, t.practitioner, t.clinic, t.kind))
+        skipped = [start for start in starts if start not in set(wanted)]
+        t0 = targets[0]
+        event = activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_SERIES_CREATED,
+            appointment_id=views[0].id,
+            payload={
+                "series_id": series.id,
+                "rule": rule.describe(),
+                "patient_name": t0.patient.full_name,
+                "practitioner_name": t0.practitioner.name,
+                "clinic_name": clinic.name,
+                "clinic_timezone": tz,
+                "appointment_ids": [v.id for v in views],
+                "starts": [v.start_at.astimezone(ZoneInfo("UTC")).isoformat() for v in views],
+                "skipped": [d.astimezone(ZoneInfo("UTC")).isoformat() for d in skipped],
+            },
+            actor=actor,
+            at=now,
+        )
+        _notify_series_booked(s, org, event, views, t0, rule)
+    _invalidate(ctx, org.id, [(v.practitioner_id, v.start_at, v.end_at) for v in views])
+    return SeriesBooking(series.id, views, skipped)
+
+
+def _series_dates(views: list[AppointmentView]) -> str:
+    tz = views[0].clinic_timezone
+    first = fmt_when(views[0].start_at, tz)
+    if len(views) == 1:
+        return first
+    return f"{first} to {fmt_when(views[-1].start_at, tz)}"
+
+
+def _notify_series_booked(
+    s: Session,
+    org: Organization,
+    event: ActivityEvent,
+    views: list[AppointmentView],
+    t: _Target,
+    rule: Recurrence,
+) -> None:
+    """One message per recipient for the whole series, not one per occurrence."""
+    settings = NotifySettings.from_json(org.settings)
+    n = len(views)
+    dates = _series_dates(views)
+    if settings.practitioner:
+        activity.notify(
+            s,
+            event,
+            [practitioner_recipient(t.practitioner.id)],
+            "New appointment series",
+            f"{t.patient.full_name}, {t.kind.name}, {n} appointments ({rule.describe()}) "
+            f"at {t.clinic.name}: {dates}.",
+        )
+    if settings.patient:
+        activity.notify(
+            s,
+            event,
+            [patient_recipient(t.patient)],
+            "Appointments booked",
+            f"Your {n} {t.kind.name.lower()} appointments with {t.practitioner.name} at "
+            f"{t.clinic.name}: {dates}.",
+        )
+
+
+def _left_alone_reason(a: Appointment, now: datetime) -> str | None:
+    """Why a change with scope passes over this occurrence (None: it applies)."""
+    if a.start_at <= now:
+        return "already past"
+    if a.status not in RESCHEDULABLE_STATUSES:
+        return f"already {status_label(a.status).lower()}"
+    return None
+
+
+def _series_members(
+    s: Session, org: Organization, anchor: Appointment, scope: str
+) -> tuple[list[Appointment], dict[int, int]]:
+    """The occurrences ``scope`` reaches from ``anchor`` (by time), and every
+    occurrence's 1-based number in its series."""
+    if anchor.series_id is None:
+        raise BookingError("NOT_IN_SERIES", "This appointment is not part of a series.", "scope")
+    rows = s.scalars(
+        select(Appointment)
+        .where(Appointment.organization_id == org.id, Appointment.series_id == anchor.series_id)
+        .order_by(Appointment.start_at, Appointment.id)
+    ).all()
+    numbers = {a.id: n for n, a in enumerate(rows, 1)}
+    members = [a for a in rows if in_scope(scope, anchor.id, anchor.start_at, a.id, a.start_at)]
+    return members, numbers
+
+
+def _check_scope(scope: str) -> str:
+    if scope not in ("this", "following", "all"):
+        raise BookingError("INVALID_SCOPE", "Choose which appointments of the series.", "scope")
+    return scope
+
+
+def cancel_series(
+    ctx: AppContext,
+    organization_id: int,
+    appointment_id: int,
+    scope: str,
+    actor: Actor,
+    cancellation_category: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> SeriesChange:
+    """Cancel one occurrence (``scope="this"``: exactly ``cancel_appointment``), it and
+    the following ones, or all of its series, in one transaction. Occurrences already
+    past or no longer active (cancelled, completed...) are left as they are and listed
+    with why; the practitioner and the patient get one message for the lot."""
+    if _check_scope(scope) == "this":
+        view = cancel_appointment(
+            ctx,
+            organization_id,
+            appointment_id,
+            actor,
+            cancellation_category,
+            reason=reason,
+            expected_version=expected_version,
+        )
+        return SeriesChange([view], [])
+    _authorize(actor, organization_id, Permission.CANCEL)
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        anchor = _get(s, org.id, appointment_id)
+        require_practitioner_scope(actor, anchor.practitioner_id)
+        members, _numbers = _series_members(s, org, anchor, scope)
+        locked = {aid: lock_appointment(s, org.id, aid) for aid in sorted(a.id for a in members)}
+        anchor_now = lock_appointment(s, org.id, appointment_id)
+        if anchor_now is None:
+            raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
+        anchor_clinic = s.get_one(Clinic, anchor_now.clinic_id)
+        _check_version(s, anchor_now, expected_version, anchor_clinic.timezone)
+        changed: list[Appointment] = []
+        left: list[tuple[Appointment, str]] = []
+        for member in members:
+            a = locked[member.id]
+            if a is None:
+                continue
+            why = _left_alone_reason(a, now)
+            if why is None:
+                require_practitioner_scope(actor, a.practitioner_id)
+                tz = ZoneInfo(s.get_one(Clinic, a.clinic_id).timezone)
+                try:
+                    transition = plan_transition(
+                        a.status,
+                        "cancelled",
+                        start_at=a.start_at,
+                        local_start_date=a.start_at.astimezone(tz).date(),
+                        now=now,
+                        local_today=now.astimezone(tz).date(),
+                        actor_role=actor.role,
+                        reason=reason,
+                        cancellation_category=cancellation_category,
+                    )
+                except BookingError as exc:
+                    if exc.field in ("reason", "cancellation_category"):
+                        raise  # the form's fault, the same for every occurrence
+                    why = exc.message
+            if why is not None:
+                left.append((a, why))
+                continue
+            _apply_transition(s, org, a, transition, actor, now, notify=False)
+            changed.append(a)
+        if not changed:
+            raise BookingError(
+                "NOTHING_TO_CHANGE",
+                "None of these appointments can be cancelled: "
+                + "; ".join(
+                    f"{fmt_when(a.start_at, anchor_clinic.timezone)} {why}" for a, why in left
+                )
+                + ".",
+                "scope",
+            )
+        views = [_view_of(s, a) for a in changed]
+        left_views = [(_view_of(s, a), why) for a, why in left]
+        event = activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_SERIES_CANCELLED,
+            appointment_id=anchor_now.id,
+            payload=_series_change_payload(anchor_now, scope, views, left_views)
+            | {"cancellation_category": cancellation_category, "reason": reason},
+            actor=actor,
+            at=now,
+            priority="high" if any(v.local_date == now.date() for v in views) else "normal",
+        )
+        _notify_series_change(s, org, event, views, "cancelled")
+    _invalidate(ctx, org.id, [(v.practitioner_id, v.start_at, v.end_at) for v in views])
+    return SeriesChange(views, left_views)
+
+
+def _series_change_payload(
+    anchor: Appointment,
+    scope: str,
+    views: list[AppointmentView],
+    left: list[tuple[AppointmentView, str]],
+) -> dict[str, Any]:
+    first = views[0]
+    return {
+        "series_id": anchor.series_id,
+        "scope": scope,
+        "patient_name": first.patient_name,
+        "practitioner_name": first.practitioner_name,
+        "clinic_timezone": first.clinic_timezone,
+        "appointment_ids": [v.id for v in views],
+        "left_alone": [
+            {"appointment_id": v.id, "start": v.start_at.isoformat(), "why": why} for v, why in left
+        ],
+    }
+
+
+def _notify_series_change(
+    s: Session,
+    org: Organization,
+    event: ActivityEvent,
+    views: list[AppointmentView],
+    what: str,
+) -> None:
+    settings = NotifySettings.from_json(org.settings)
+    first = views[0]
+    n = len(views)
+    some = f"{n} appointment{'s' if n != 1 else ''}"
+    dates = _series_dates(views)
+    staff: list[Recipient | None] = []
+    if settings.practitioner:
+        staff.append(practitioner_recipient(first.practitioner_id))
+    if what == "cancelled" and settings.coordinators:
+        staff.append(role_recipient(COORDINATOR_ROLE))
+    title = "Appointments cancelled" if what == "cancelled" else "Appointments changed"
+    if staff:
+        activity.notify(
+            s, event, staff, title, f"{first.patient_name}: {some} of the series {what} ({dates})."
+        )
+    if settings.patient:
+        patient = s.get_one(Patient, first.patient_id)
+        where = f"with {first.practitioner_name} at {first.clinic_name}"
+        if what == "cancelled":
+            line = f"Your {some} {where} ({dates}) are cancelled. Call us to book other times."
+        else:
+            line = f"Your {some} {where} have new times: {dates}."
+        activity.notify(s, event, [patient_recipient(patient)], title, line)
+
+
+def update_series(
+    ctx: AppContext,
+    organization_id: int,
+    appointment_id: int,
+    scope: str,
+    actor: Actor,
+    *,
+    local_time: time | None = None,
+    duration_minutes: int | None = None,
+    notes: str | None = None,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> SeriesChange:
+    """Change the time of day (clinic-local), the duration or the notes of one
+    occurrence, it and the following ones, or all of its series, in one transaction.
+
+    Each occurrence keeps its own date and moves to ``local_time`` on it (its local
+    wall-clock, whatever the UTC offset that day); every moved occurrence passes the
+    booking validation (itself left out), or nothing changes and the refusal names the
+    occurrence. Occurrences already past or no longer active are left as they are."""
+    if local_time is not None and not isinstance(local_time, time):
+        raise BookingError("INVALID_START", "Give the new time of day.", "start")
+    if _check_scope(scope) == "this":
+        start = None
+        if local_time is not None:
+            current = get_appointment(ctx, organization_id, appointment_id)
+            start = wall_clock(current.local_date, local_time, current.clinic_timezone)
+        view = update_appointment(
+            ctx,
+            organization_id,
+            appointment_id,
+            actor,
+            start=start,
+            duration_minutes=duration_minutes,
+            notes=notes,
+            reason=reason,
+            expected_version=expected_version,
+        )
+        return SeriesChange([view], [])
+    timing = local_time is not None or duration_minutes is not None
+    if timing:
+        _authorize(actor, organization_id, Permission.RESCHEDULE)
+    else:
+        _authorize(
+            actor, organization_id, Permission.BOOK, Permission.RESCHEDULE, Permission.CHANGE_STATUS
+        )
+    new_notes = None if notes is None else clean_field(notes, "notes", MAX_NOTES_LENGTH)
+    reason = clean_field(reason, "reason", MAX_REASON_LENGTH)
+    now = ctx.clock()
+    _warm_rules(ctx, organization_id)
+    spans: list[tuple[int, datetime, datetime]] = []
+    with ctx.db.transaction(write_lock=True) as s:
+        org = _organization(s, organization_id)
+        anchor = _get(s, org.id, appointment_id)
+        require_practitioner_scope(actor, anchor.practitioner_id)
+        members, numbers = _series_members(s, org, anchor, scope)
+        practitioners: dict[int, Practitioner] = {}
+        patient: Patient | None = None
+        if timing:
+            practitioners = lock_practitioners(s, org.id, {a.practitioner_id for a in members})
+            patient = lock_patient(s, org.id, anchor.patient_id)
+        locked = {aid: lock_appointment(s, org.id, aid) for aid in sorted(a.id for a in members)}
+        anchor_now = lock_appointment(s, org.id, appointment_id)
+        if anchor_now is None:
+            raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
+        anchor_tz = s.get_one(Clinic, anchor_now.clinic_id).timezone
+        _check_version(s, anchor_now, expected_version, anchor_tz)
+        changed: list[Appointment] = []
+        left: list[tuple[Appointment, str]] = []
+        for member in members:
+            a = locked[member.id]
+            if a is None:
+                continue
+            why = _left_alone_reason(a, now)
+            if why is not None:
+                left.append((a, why))
+                continue
+            require_practitioner_scope(actor, a.practitioner_id)
+            before = _snapshot(s, a)
+            tz = s.get_one(Clinic, a.clinic_id).timezone
+            if timing:
+                local = a.start_at.astimezone(ZoneInfo(tz))
+                start = wall_clock(
+                    local.date(), local_time or local.time().replace(tzinfo=None), tz
+                )
+                try:
+                    t = _validate(
+                        ctx,
+                        s,
+                        org,
+                        now,
+                        patient=patient,
+                        practitioners=practitioners,
+                        practitioner_id=a.practitioner_id,
+                        clinic_id=a.clinic_id,
+                        appointment_type_id=a.appointment_type_id,
+                        start=start,
+                        duration=duration_minutes
+                        if duration_minutes is not None
+                        else a.duration_minutes,
+                        require_active_type=False,
+                        exclude_appointment_id=a.id,
+                    )
+                except BookingError as exc:
+                    if exc.code == "INVALID_DURATION":
+                        raise
+                    raise _occurrence_error(exc, numbers[a.id], start, tz) from exc
+                a.start_at, a.end_at, a.duration_minutes = t.start, t.end, t.duration
+                a.exclusive = t.capacity == 1
+            if notes is not None:
+                a.notes = new_notes
+            after = _snapshot(s, a)
+            changes = {
+                k: {"before": before[k], "after": after[k]} for k in before if before[k] != after[k]
+            }
+            if not changes:
+                left.append((a, "already like that"))
+                continue
+            a.updated_at = now
+            _flush(s)
+            activity.record_event(
+                s,
+                organization_id=org.id,
+                event_type=activity.EVENT_UPDATED,
+                appointment_id=a.id,
+                payload={
+                    "changes": changes,
+                    "reason": reason,
+                    "clinic_timezone": tz,
+                    "series_id": a.series_id,
+                },
+                actor=actor,
+                at=now,
+            )
+            changed.append(a)
+            if timing:
+                spans.append(
+                    (
+                        a.practitioner_id,
+                        datetime.fromisoformat(before["start"]),
+                        datetime.fromisoformat(before["end"]),
+                    )
+                )
+                spans.append((a.practitioner_id, a.start_at, a.end_at))
+        if not changed:
+            raise BookingError(
+                "NOTHING_TO_CHANGE",
+                "Nothing to change: "
+                + "; ".join(f"{fmt_when(a.start_at, anchor_tz)} {why}" for a, why in left)
+                + ".",
+                "scope",
+            )
+        views = [_view_of(s, a) for a in changed]
+        left_views = [(_view_of(s, a), why) for a, why in left]
+        event = activity.record_event(
+            s,
+            organization_id=org.id,
+            event_type=activity.EVENT_SERIES_UPDATED,
+            appointment_id=anchor_now.id,
+            payload=_series_change_payload(anchor_now, scope, views, left_views)
+            | {
+                "local_time": local_time.strftime("%H:%M") if local_time else None,
+                "duration_minutes": duration_minutes,
+                "notes_changed": notes is not None,
+                "reason": reason,
+            },
+            actor=actor,
+            at=now,
+        )
+        if timing:
+            _notify_series_change(s, org, event, views, "changed")
+    if spans:
+        _invalidate(ctx, org.id, spans)
+    return SeriesChange(views, left_views)

@@ -22,6 +22,8 @@ FIELDS = (
     "reason",
     "cancellation_category",
     "encounter",
+    "repeat",
+    "scope",
 )
 
 
