@@ -18,9 +18,10 @@ from dash import dcc, html
 from components.ids import dom_id
 from components.slot_grid import zone_label
 from components.status import STATUS_LABELS, status_badge
-from data.vocabulary import CANCELLATION_CATEGORIES, MAX_REASON_LENGTH
+from data.vocabulary import CANCELLATION_CATEGORIES, MAX_NOTES_LENGTH, MAX_REASON_LENGTH
 from domain.activity import ActivityView
 from domain.calendar import AppointmentDetails
+from domain.series import SCOPE_LABELS
 from domain.timefmt import fmt_span, fmt_when
 
 # What each target status is called on its button.
@@ -77,6 +78,8 @@ def _details(details: AppointmentDetails) -> html.Dl:
         rows.append(("Cancelled", reason))
     if a.notes:
         rows.append(("Notes", html.Span(a.notes, className="text-prewrap")))
+    if details.series is not None:
+        rows.append(("Series", _series_line(details)))
     return html.Dl(
         [
             item
@@ -88,6 +91,31 @@ def _details(details: AppointmentDetails) -> html.Dl:
         ],
         className="row mb-3",
     )
+
+
+def _series_line(details: AppointmentDetails) -> str:
+    series = details.series
+    assert series is not None
+    every = "every week" if series.interval_weeks == 1 else f"every {series.interval_weeks} weeks"
+    total = len(series.occurrences)
+    active = sum(1 for _id, _start, status in series.occurrences if status != "cancelled")
+    line = f"Appointment {series.position(details.appointment.id)} of {total}, {every}"
+    if active != total:
+        line += f" ({total - active} cancelled)"
+    return line
+
+
+def _scope_choice(field: str, field_id: IdMaker) -> list[Any]:
+    """Which appointments of the series an action reaches."""
+    return [
+        dbc.Label("Which appointments?", html_for=dom_id(field_id(field)), className="mb-1"),
+        dbc.RadioItems(
+            id=field_id(field),
+            options=[{"label": label, "value": value} for value, label in SCOPE_LABELS.items()],
+            value="this",
+            className="mb-2",
+        ),
+    ]
 
 
 def _status_actions(details: AppointmentDetails, action_id: IdMaker, field_id: IdMaker) -> Any:
@@ -129,9 +157,12 @@ def _status_actions(details: AppointmentDetails, action_id: IdMaker, field_id: I
     )
 
 
-def _cancel_form(action_id: IdMaker, field_id: IdMaker) -> dbc.AccordionItem:
+def _cancel_form(
+    action_id: IdMaker, field_id: IdMaker, in_series: bool = False
+) -> dbc.AccordionItem:
     return dbc.AccordionItem(
         [
+            *(_scope_choice("scope", field_id) if in_series else []),
             dbc.Label("Why is it cancelled?", html_for=dom_id(field_id("category"))),
             dcc.Dropdown(
                 id=field_id("category"),
@@ -157,7 +188,13 @@ def _cancel_form(action_id: IdMaker, field_id: IdMaker) -> dbc.AccordionItem:
             ),
             html.P(
                 "The time becomes free for other patients at once; the practitioner and "
-                "the patient are told.",
+                "the patient are told."
+                + (
+                    " Appointments of the series already past or no longer active are left "
+                    "as they are."
+                    if in_series
+                    else ""
+                ),
                 className="small text-muted mt-2 mb-0",
             ),
         ],
@@ -212,6 +249,73 @@ def _reschedule_form(
     )
 
 
+def _series_edit_form(
+    details: AppointmentDetails, action_id: IdMaker, field_id: IdMaker
+) -> dbc.AccordionItem:
+    """Time of day, duration and notes across a scope of the series; each appointment
+    keeps its own date."""
+    a = details.appointment
+    return dbc.AccordionItem(
+        [
+            *_scope_choice("edit-scope", field_id),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Time of day", html_for=dom_id(field_id("edit-time"))),
+                            dbc.Input(
+                                id=field_id("edit-time"),
+                                type="time",
+                                value=f"{a.local_start:%H:%M}",
+                                step=300,
+                            ),
+                        ],
+                        width=6,
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Minutes", html_for=dom_id(field_id("edit-duration"))),
+                            dbc.Input(
+                                id=field_id("edit-duration"),
+                                type="number",
+                                min=1,
+                                max=720,
+                                step=1,
+                                value=a.duration_minutes,
+                            ),
+                        ],
+                        width=6,
+                    ),
+                ],
+                className="mb-2",
+            ),
+            dbc.Textarea(
+                id=field_id("edit-notes"),
+                value=a.notes or "",
+                placeholder="Notes",
+                rows=2,
+                maxLength=MAX_NOTES_LENGTH,
+                className="mb-2",
+            ),
+            dbc.Button(
+                [html.I(className="bi bi-pencil-square me-1"), "Change the appointments"],
+                id=action_id("series-edit"),
+                n_clicks=0,
+                color="primary",
+                size="sm",
+            ),
+            html.P(
+                f"Times are {zone_label(a.clinic_timezone)} wall-clock times on each "
+                "appointment's own date. Every changed appointment must fit, or none "
+                "changes; those already past or no longer active are left as they are.",
+                className="small text-muted mt-2 mb-0",
+            ),
+        ],
+        title="Edit the series…",
+        item_id="series-edit",
+    )
+
+
 def history_list(events: Sequence[ActivityView], timezone: str) -> Any:
     if not events:
         return html.P("No history recorded.", className="text-muted small")
@@ -245,10 +349,13 @@ def appointment_panel(
     """The panel's body for one appointment."""
     a = details.appointment
     forms = []
+    in_series = details.series is not None
     if "cancelled" in details.next_statuses:
-        forms.append(_cancel_form(action_id, field_id))
+        forms.append(_cancel_form(action_id, field_id, in_series))
     if details.can_reschedule:
         forms.append(_reschedule_form(details, action_id, field_id, today))
+        if in_series:
+            forms.append(_series_edit_form(details, action_id, field_id))
     history: Any
     if details.history is None:
         history = None

@@ -16,7 +16,12 @@ from zoneinfo import ZoneInfo
 from domain.activity import ActivityView, get_appointment_history
 from domain.actor import Actor
 from domain.appointment_views import get_upcoming_appointments
-from domain.appointments import AppointmentView, get_appointment
+from domain.appointments import (
+    AppointmentView,
+    SeriesOverview,
+    get_appointment,
+    get_series_overview,
+)
 from domain.availability import (
     ClinicSlot,
     Slot,
@@ -121,6 +126,8 @@ class AppointmentDetails:
     can_reschedule: bool
     # Its audit trail, oldest first; None when the actor may not read histories.
     history: list[ActivityView] | None
+    # The recurring series it belongs to (None: a single appointment).
+    series: SeriesOverview | None = None
 
 
 def get_appointment_details(
@@ -153,9 +160,13 @@ def get_appointment_details(
     history = None
     if actor.can(Permission.VIEW_ACTIVITY):
         history = get_appointment_history(ctx, organization_id, appointment_id)
+    series = None
+    if view.series_id is not None:
+        series = get_series_overview(ctx, organization_id, view.series_id)
     return AppointmentDetails(
         view,
         tuple(allowed),
         view.status in RESCHEDULABLE_STATUSES and actor.can(Permission.RESCHEDULE),
         history,
+        series,
     )

@@ -13,13 +13,13 @@ place rule refuses it: the patient already has that appointment).
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from components.auth import callback
 from components.context import app_context, current_actor, current_user
@@ -35,7 +35,14 @@ from components.forms import (
 from components.ids import id_factory
 from components.slot_grid import zone_label
 from data.vocabulary import MAX_NOTES_LENGTH, MAX_SEARCH_LENGTH
-from domain.appointments import AppointmentView, create_appointment
+from domain.appointments import (
+    AppointmentView,
+    SeriesBooking,
+    SeriesPreview,
+    book_series,
+    create_appointment,
+    preview_series,
+)
 from domain.availability import AvailabilityError, get_practitioner_slots
 from domain.catalog import (
     list_appointment_types,
@@ -47,6 +54,7 @@ from domain.errors import BookingError
 from domain.organizations import get_organization
 from domain.patients import PatientMatch, get_patient, search_patients
 from domain.permissions import Permission
+from domain.series import MAX_INTERVAL_WEEKS, MAX_OCCURRENCES, Recurrence
 from domain.text import TextError
 from domain.timefmt import fmt_span
 
@@ -62,6 +70,8 @@ dash.register_page(
 )
 
 pid = id_factory("book")
+# One checkbox per previewed occurrence, keyed by its start (ISO).
+OCCURRENCE = "book-occurrence"
 SEARCH_EXAMPLE = "For example “smith jo”, or a date of birth: 05/02/1980 (month first)."
 # The form fields a BookingError can point at, each with its message slot.
 FIELDS = ("patient", "practitioner", "clinic", "appointment_type", "duration", "start", "notes")
@@ -321,6 +331,7 @@ def layout(
                 what,
                 when,
                 notes,
+                _repeat_block(today, horizon),
                 html.Div(id=pid("result")),
                 dbc.Button(
                     [html.I(className="bi bi-calendar-check me-2"), "Book appointment"],
@@ -342,6 +353,127 @@ def layout(
             dcc.Store(id=pid("booked"), data=None),
             dbc.Row(dbc.Col(form, xl=10, xxl=9)),
         ]
+    )
+
+
+def _repeat_block(today: date, horizon: date) -> html.Div:
+    """The "Repeat" option: every N weeks, a number of times or until a date; "Preview"
+    lists each occurrence with what booking it would say, "Book selected" books the
+    ticked ones together (all or none)."""
+    until_default = min(today + timedelta(weeks=6), horizon)
+    return html.Div(
+        [
+            dbc.Switch(
+                id=pid("repeat"),
+                label="Repeat (a recurring series)",
+                value=False,
+                className="fw-semibold mb-2",
+            ),
+            dbc.Collapse(
+                dbc.Card(
+                    dbc.CardBody(
+                        [
+                            dbc.Row(
+                                [
+                                    dbc.Col(
+                                        [
+                                            dbc.Label("Every", html_for=pid("repeat-weeks")),
+                                            dbc.InputGroup(
+                                                [
+                                                    dbc.Input(
+                                                        id=pid("repeat-weeks"),
+                                                        type="number",
+                                                        min=1,
+                                                        max=MAX_INTERVAL_WEEKS,
+                                                        step=1,
+                                                        value=1,
+                                                    ),
+                                                    dbc.InputGroupText("week(s)"),
+                                                ]
+                                            ),
+                                        ],
+                                        md=3,
+                                    ),
+                                    dbc.Col(
+                                        [
+                                            dbc.Label("Ends", html_for=pid("repeat-end")),
+                                            dbc.RadioItems(
+                                                id=pid("repeat-end"),
+                                                options=[
+                                                    {"label": "after", "value": "count"},
+                                                    {"label": "on date", "value": "until"},
+                                                ],
+                                                value="count",
+                                                inline=True,
+                                            ),
+                                        ],
+                                        md=3,
+                                    ),
+                                    dbc.Col(
+                                        [
+                                            dbc.Label("Appointments", html_for=pid("repeat-count")),
+                                            dbc.Input(
+                                                id=pid("repeat-count"),
+                                                type="number",
+                                                min=2,
+                                                max=MAX_OCCURRENCES,
+                                                step=1,
+                                                value=6,
+                                            ),
+                                        ],
+                                        md=3,
+                                    ),
+                                    dbc.Col(
+                                        [
+                                            dbc.Label("Last date", html_for=pid("repeat-until")),
+                                            dbc.Input(
+                                                id=pid("repeat-until"),
+                                                type="date",
+                                                value=until_default.isoformat(),
+                                                min=today.isoformat(),
+                                                max=horizon.isoformat(),
+                                            ),
+                                        ],
+                                        md=3,
+                                    ),
+                                ],
+                                className="mb-2",
+                            ),
+                            dbc.FormText(
+                                "Each appointment keeps the first one's clock time, also "
+                                "across daylight-saving changes. At most "
+                                f"{MAX_OCCURRENCES} appointments, within the booking horizon "
+                                f"({horizon:%d %b %Y})."
+                            ),
+                            _error_slot("repeat"),
+                            html.Div(
+                                dbc.Button(
+                                    [html.I(className="bi bi-list-check me-2"), "Preview"],
+                                    id=pid("preview"),
+                                    color="secondary",
+                                    n_clicks=0,
+                                ),
+                                className="mt-2",
+                            ),
+                            dcc.Loading(html.Div(id=pid("preview-table"), className="mt-3")),
+                            dbc.Button(
+                                [html.I(className="bi bi-calendar-check me-2"), "Book selected"],
+                                id=pid("book-series"),
+                                color="primary",
+                                n_clicks=0,
+                                disabled=True,
+                                className="mt-2",
+                            ),
+                            html.Div(id=pid("series-result"), className="mt-3"),
+                        ]
+                    ),
+                    className="bg-light border-0",
+                ),
+                id=pid("repeat-box"),
+                is_open=False,
+            ),
+        ],
+        className="mb-3",
     )
 
 
@@ -641,3 +773,293 @@ def _refused(field: str | None, message: str, *, recheck: bool = False) -> tuple
     summary = form_alert(f"Not booked: {where}", id=pid("refused"))
     recheck_marker = {"rechecked": time.time()} if recheck else no_update
     return (summary, recheck_marker, *texts)
+
+
+# --------------------------------------------------------------------------- series
+
+
+@callback(
+    Output(pid("repeat-box"), "is_open"),
+    Output(pid("submit"), "style"),
+    Output(pid("repeat-count"), "disabled"),
+    Output(pid("repeat-until"), "disabled"),
+    Input(pid("repeat"), "value"),
+    Input(pid("repeat-end"), "value"),
+    permission=Permission.BOOK,
+)
+def repeat_options(repeat: bool | None, end: str | None) -> tuple[object, ...]:
+    """A series is booked with "Book selected" after its preview: the single-booking
+    button steps aside while "Repeat" is on."""
+    on = bool(repeat)
+    return on, {"display": "none"} if on else None, end != "count", end != "until"
+
+
+def _series_args(
+    patient_id: int | None,
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    type_id: int | None,
+    duration: int | float | None,
+    start: str | None,
+    weeks: int | float | None,
+    end: str | None,
+    count: int | float | None,
+    until: str | None,
+) -> dict[str, Any] | tuple[str, str]:
+    """What ``preview_series``/``book_series`` take, or (field, message) for the first
+    choice still missing."""
+    missing = _first_missing(patient_id, practitioner_id, clinic_id, type_id, duration, start)
+    if missing is not None:
+        field, message = missing
+        if field == "start":
+            message = "Choose the first appointment's time among the open times."
+        return field, message
+    minutes = _whole_minutes(duration)
+    if minutes is None:
+        return "duration", "The duration must be a whole number of minutes."
+    interval = _whole_minutes(weeks)
+    if interval is None:
+        return "repeat", "Repeat every whole number of weeks."
+    if end == "until":
+        last = parse_date(until)
+        if last is None:
+            return "repeat", "Choose the last date of the series."
+        rule = Recurrence(interval_weeks=interval, until=last)
+    else:
+        times = _whole_minutes(count)
+        if times is None:
+            return "repeat", "Give the number of appointments."
+        rule = Recurrence(interval_weeks=interval, count=times)
+    return {
+        "patient_id": patient_id,
+        "practitioner_id": practitioner_id,
+        "clinic_id": clinic_id,
+        "appointment_type_id": type_id,
+        "duration_minutes": minutes,
+        "first_start": parse_instant(start),
+        "rule": rule,
+    }
+
+
+SERIES_STATES = (
+    State(pid("patient"), "value"),
+    State(pid("practitioner"), "value"),
+    State(pid("clinic"), "value"),
+    State(pid("appointment_type"), "value"),
+    State(pid("duration"), "value"),
+    State(pid("start"), "value"),
+    State(pid("repeat-weeks"), "value"),
+    State(pid("repeat-end"), "value"),
+    State(pid("repeat-count"), "value"),
+    State(pid("repeat-until"), "value"),
+)
+
+
+def _preview_table(preview: SeriesPreview) -> html.Div:
+    rows = []
+    for o in preview.occurrences:
+        result = (
+            html.Span([html.I(className="bi bi-check-circle me-1"), "ok"], className="text-success")
+            if o.ok
+            else html.Span(
+                [html.I(className="bi bi-x-circle me-1"), o.message or o.code or ""],
+                className="text-danger",
+            )
+        )
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(
+                        dbc.Checkbox(
+                            id={"type": OCCURRENCE, "start": o.start.isoformat()},
+                            value=o.ok,
+                            disabled=not o.ok,
+                        ),
+                        className="text-center",
+                    ),
+                    html.Td(str(o.number), className="text-muted"),
+                    html.Td(o.label, className="text-nowrap"),
+                    html.Td(result),
+                ],
+                className=None if o.ok else "table-danger",
+                **{"data-ok": "yes" if o.ok else "no"},
+            )
+        )
+    ok = len(preview.bookable)
+    total = len(preview.occurrences)
+    notes = [
+        f"{ok} of {total} can be booked ({preview.rule.describe()}, {preview.clinic_name}, "
+        f"{zone_label(preview.timezone)})."
+    ]
+    if preview.cut_at_horizon is not None:
+        notes.append(
+            f"The series stops at the booking horizon, {preview.cut_at_horizon:%a %d %b %Y}."
+        )
+    if preview.cut_at_maximum:
+        notes.append(f"A series has at most {MAX_OCCURRENCES} appointments.")
+    return html.Div(
+        [
+            html.P(" ".join(notes), className="mb-2", id=pid("preview-summary")),
+            dbc.Table(
+                [
+                    html.Thead(
+                        html.Tr(
+                            [
+                                html.Th("Book", className="text-center"),
+                                html.Th("#"),
+                                html.Th("When"),
+                                html.Th("Check"),
+                            ]
+                        )
+                    ),
+                    html.Tbody(rows),
+                ],
+                size="sm",
+                bordered=False,
+                hover=True,
+                className="bg-white mb-1 series-preview",
+                id=pid("preview-rows"),
+            ),
+            dbc.FormText("Untick a date to leave it out; dates that cannot be booked stay out."),
+        ]
+    )
+
+
+@callback(
+    Output(pid("preview-table"), "children"),
+    Output(pid("book-series"), "disabled"),
+    Output(pid("repeat-error"), "children"),
+    Input(pid("preview"), "n_clicks"),
+    *SERIES_STATES,
+    prevent_initial_call=True,
+    running=[(Output(pid("preview"), "disabled"), True, False)],
+    permission=Permission.BOOK,
+)
+def preview(
+    n_clicks: int | None,
+    patient_id: int | None,
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    type_id: int | None,
+    duration: int | float | None,
+    start: str | None,
+    weeks: int | float | None,
+    end: str | None,
+    count: int | float | None,
+    until: str | None,
+) -> tuple[object, object, object]:
+    if not n_clicks:
+        return no_update, no_update, no_update
+    args = _series_args(
+        patient_id, practitioner_id, clinic_id, type_id, duration, start, weeks, end, count, until
+    )
+    if isinstance(args, tuple):
+        field, message = args
+        where = f"“{FIELD_LABELS[field]}”: " if field in FIELD_LABELS else ""
+        return None, True, f"{where}{message}"
+    actor = current_actor()
+    try:
+        result = preview_series(app_context(), actor.organization_id or 0, actor=actor, **args)
+    except BookingError as exc:
+        where = f"“{FIELD_LABELS[exc.field]}”: " if exc.field in FIELD_LABELS else ""
+        return None, True, f"{where}{exc.message}"
+    return _preview_table(result), not result.bookable, ""
+
+
+def _series_success(result: SeriesBooking) -> dbc.Alert:
+    first = result.booked[0]
+    n = len(result.booked)
+    booked = [html.Li(fmt_span(v.start_at, v.end_at, v.clinic_timezone)) for v in result.booked]
+    left_out = [
+        html.Li(fmt_span(d, d + (first.end_at - first.start_at), first.clinic_timezone))
+        for d in result.skipped
+    ]
+    return dbc.Alert(
+        [
+            html.H5(
+                [
+                    html.I(className="bi bi-check-circle me-2"),
+                    f"{n} appointment{'s' if n != 1 else ''} booked",
+                ],
+                className="alert-heading",
+            ),
+            html.P(
+                f"{first.patient_name} with {first.practitioner_name} at {first.clinic_name}, "
+                f"{first.appointment_type_name}, {first.duration_minutes} minutes:",
+                className="mb-1",
+            ),
+            html.Ul(booked, className="mb-2", id=pid("series-booked")),
+            html.Div([html.P("Not booked:", className="mb-1"), html.Ul(left_out, className="mb-2")])
+            if left_out
+            else None,
+            dcc.Link(
+                "Open the practitioner's calendar",
+                href=f"/calendar?practitioner={first.practitioner_id}&date={first.local_date}",
+                className="alert-link",
+            ),
+        ],
+        color="success",
+        id=pid("series-success"),
+    )
+
+
+@callback(
+    Output(pid("series-result"), "children"),
+    Output(pid("booked"), "data", allow_duplicate=True),
+    Output(pid("preview-table"), "children", allow_duplicate=True),
+    Output(pid("book-series"), "disabled", allow_duplicate=True),
+    Input(pid("book-series"), "n_clicks"),
+    *SERIES_STATES,
+    State(pid("notes"), "value"),
+    State({"type": OCCURRENCE, "start": ALL}, "value"),
+    prevent_initial_call=True,
+    running=[(Output(pid("book-series"), "disabled"), True, False)],
+    permission=Permission.BOOK,
+)
+def book_selected(
+    n_clicks: int | None,
+    patient_id: int | None,
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    type_id: int | None,
+    duration: int | float | None,
+    start: str | None,
+    weeks: int | float | None,
+    end: str | None,
+    count: int | float | None,
+    until: str | None,
+    notes: str | None,
+    ticks: list[bool | None] | None,
+) -> tuple[object, object, object, object]:
+    """Books the ticked occurrences together: all of them or, when one can no longer be
+    booked, none (the message names it; preview again)."""
+    if not n_clicks:
+        return no_update, no_update, no_update, no_update
+    args = _series_args(
+        patient_id, practitioner_id, clinic_id, type_id, duration, start, weeks, end, count, until
+    )
+    if isinstance(args, tuple):
+        return form_alert(f"Not booked: {args[1]}"), no_update, no_update, no_update
+    entries = ctx.states_list[-1] if ctx.states_list else []
+    checks = {
+        entry["id"]["start"]: bool(value)
+        for entry, value in zip(entries, ticks or [], strict=False)
+        if isinstance(entry, dict) and isinstance(entry.get("id"), dict)
+    }
+    chosen = [at for iso, on in checks.items() if on and (at := parse_instant(iso)) is not None]
+    actor = current_actor()
+    try:
+        result = book_series(
+            app_context(),
+            actor.organization_id or 0,
+            actor=actor,
+            chosen=chosen,
+            notes=notes,
+            **args,
+        )
+    except BookingError as exc:
+        again = "" if exc.code == "NOTHING_CHOSEN" else " Nothing was booked: preview again."
+        alert = form_alert(f"Not booked. {exc.message}{again}", id=pid("series-refused"))
+        return alert, {"rechecked": time.time()}, no_update, no_update
+    booked = {"series": result.series_id, "at": time.time()}
+    return _series_success(result), booked, None, True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from datetime import time as time_of_day
 from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -26,7 +27,13 @@ from components.forms import empty_state, page_header, parse_date, parse_instant
 from components.ids import id_factory
 from components.status import STATUS_LABELS
 from domain.actor import Actor
-from domain.appointments import update_appointment, update_appointment_status
+from domain.appointments import (
+    SeriesChange,
+    cancel_series,
+    update_appointment,
+    update_appointment_status,
+    update_series,
+)
 from domain.availability import AvailabilityError, ClinicSlot, Slot, get_practitioner_slots
 from domain.calendar import CalendarView, get_appointment_details, get_calendar
 from domain.catalog import list_clinics, list_practitioners
@@ -582,6 +589,23 @@ def act(
         return data, bump
 
     try:
+        if action == "series-edit":
+            return outcome(*_edit_series(appointment_id, fields, version))
+        scope = fields.get("scope")
+        if action == "cancelled" and scope in ("following", "all"):
+            category = fields.get("category")
+            reason = fields.get("reason")
+            change = cancel_series(
+                app,
+                org_id,
+                appointment_id,
+                scope,
+                actor,
+                category if isinstance(category, str) else "",
+                reason=reason if isinstance(reason, str) else None,
+                expected_version=version,
+            )
+            return outcome("done", _series_outcome("Cancelled", change))
         if action == "move":
             start = parse_instant(next((v for v in move_starts or [] if v), None))
             if start is None:
@@ -612,6 +636,54 @@ def act(
         label = CATEGORY_LABELS.get(view.cancellation_category or "", "cancelled")
         return outcome("done", f"Cancelled ({label.lower()}). The time is free again.")
     return outcome("done", f"Now {STATUS_LABELS.get(view.status, view.status).lower()}.")
+
+
+def _series_outcome(done: str, change: SeriesChange) -> str:
+    n = len(change.changed)
+    text = f"{done} {n} appointment{'s' if n != 1 else ''} of the series."
+    if change.left_alone:
+        left = "; ".join(
+            f"{v.start_at.astimezone(ZoneInfo(v.clinic_timezone)):%a %d %b} {why}"
+            for v, why in change.left_alone
+        )
+        text += f" Left as they were: {left}."
+    return text
+
+
+def _edit_series(
+    appointment_id: int, fields: dict[str, Any], version: int | None
+) -> tuple[str, str]:
+    """The panel's "Edit the series" form: time of day, duration, notes over a scope."""
+    scope = fields.get("edit-scope")
+    raw_time = fields.get("edit-time")
+    try:
+        local_time = time_of_day.fromisoformat(raw_time) if isinstance(raw_time, str) else None
+    except ValueError:
+        local_time = None
+    if local_time is None:
+        return "refused", "Give the time of day (hours and minutes)."
+    duration = fields.get("edit-duration")
+    if isinstance(duration, float) and duration.is_integer():
+        duration = int(duration)
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        return "refused", "The duration must be a whole number of minutes."
+    notes = fields.get("edit-notes")
+    actor = current_actor()
+    app = app_context()
+    org_id = actor.organization_id or 0
+    current = get_appointment_details(app, org_id, appointment_id, actor=actor).appointment
+    change = update_series(
+        app,
+        org_id,
+        appointment_id,
+        scope if isinstance(scope, str) else "",
+        actor,
+        local_time=local_time if local_time != current.local_start.time() else None,
+        duration_minutes=duration if duration != current.duration_minutes else None,
+        notes=notes if isinstance(notes, str) and notes != (current.notes or "") else None,
+        expected_version=version,
+    )
+    return "done", _series_outcome("Changed", change)
 
 
 @callback(
