@@ -1042,6 +1042,7 @@ def _generate_org(
     appts["updated_at"] = appts["booked_at"]
     appts["version"] = 1
     appts["external_id"] = None
+    appts["series_id"] = None  # the demo history books no recurring series
     appts["created_by_user_id"] = None
     appts["date_only"] = False
     # Individual visits hold the practitioner's whole time; group seats share it.

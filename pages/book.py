@@ -351,6 +351,7 @@ def layout(
                 "clinic's local time.",
             ),
             dcc.Store(id=pid("booked"), data=None),
+            dcc.Store(id=pid("series-booked"), data=None),
             dbc.Row(dbc.Col(form, xl=10, xxl=9)),
         ]
     )
@@ -456,13 +457,19 @@ def _repeat_block(today: date, horizon: date) -> html.Div:
                                 className="mt-2",
                             ),
                             dcc.Loading(html.Div(id=pid("preview-table"), className="mt-3")),
-                            dbc.Button(
-                                [html.I(className="bi bi-calendar-check me-2"), "Book selected"],
-                                id=pid("book-series"),
-                                color="primary",
-                                n_clicks=0,
-                                disabled=True,
+                            html.Div(
+                                dbc.Button(
+                                    [
+                                        html.I(className="bi bi-calendar-check me-2"),
+                                        "Book selected",
+                                    ],
+                                    id=pid("book-series"),
+                                    color="primary",
+                                    n_clicks=0,
+                                ),
+                                id=pid("series-actions"),
                                 className="mt-2",
+                                style={"display": "none"},
                             ),
                             html.Div(id=pid("series-result"), className="mt-3"),
                         ]
@@ -577,6 +584,7 @@ def duration_for_type(type_id: int | None) -> object:
     Input(pid("appointment_type"), "value"),
     Input(pid("duration"), "value"),
     Input(pid("booked"), "data"),
+    Input(pid("series-booked"), "data"),
     State(pid("start"), "value"),
     permission=Permission.BOOK,
 )
@@ -587,6 +595,7 @@ def open_times(
     type_id: int | None,
     duration: int | float | None,
     _booked: dict[str, Any] | None,
+    _series_booked: dict[str, Any] | None,
     wanted: str | None,
 ) -> tuple[object, object, object]:
     """The practitioner's open starts that day at that clinic for that type and
@@ -791,7 +800,7 @@ def repeat_options(repeat: bool | None, end: str | None) -> tuple[object, ...]:
     """A series is booked with "Book selected" after its preview: the single-booking
     button steps aside while "Repeat" is on."""
     on = bool(repeat)
-    return on, {"display": "none"} if on else None, end != "count", end != "until"
+    return on, HIDDEN if on else None, end != "count", end != "until"
 
 
 def _series_args(
@@ -841,6 +850,7 @@ def _series_args(
     }
 
 
+HIDDEN = {"display": "none"}
 SERIES_STATES = (
     State(pid("patient"), "value"),
     State(pid("practitioner"), "value"),
@@ -925,47 +935,6 @@ def _preview_table(preview: SeriesPreview) -> html.Div:
     )
 
 
-@callback(
-    Output(pid("preview-table"), "children"),
-    Output(pid("book-series"), "disabled"),
-    Output(pid("repeat-error"), "children"),
-    Input(pid("preview"), "n_clicks"),
-    *SERIES_STATES,
-    prevent_initial_call=True,
-    running=[(Output(pid("preview"), "disabled"), True, False)],
-    permission=Permission.BOOK,
-)
-def preview(
-    n_clicks: int | None,
-    patient_id: int | None,
-    practitioner_id: int | None,
-    clinic_id: int | None,
-    type_id: int | None,
-    duration: int | float | None,
-    start: str | None,
-    weeks: int | float | None,
-    end: str | None,
-    count: int | float | None,
-    until: str | None,
-) -> tuple[object, object, object]:
-    if not n_clicks:
-        return no_update, no_update, no_update
-    args = _series_args(
-        patient_id, practitioner_id, clinic_id, type_id, duration, start, weeks, end, count, until
-    )
-    if isinstance(args, tuple):
-        field, message = args
-        where = f"“{FIELD_LABELS[field]}”: " if field in FIELD_LABELS else ""
-        return None, True, f"{where}{message}"
-    actor = current_actor()
-    try:
-        result = preview_series(app_context(), actor.organization_id or 0, actor=actor, **args)
-    except BookingError as exc:
-        where = f"“{FIELD_LABELS[exc.field]}”: " if exc.field in FIELD_LABELS else ""
-        return None, True, f"{where}{exc.message}"
-    return _preview_table(result), not result.bookable, ""
-
-
 def _series_success(result: SeriesBooking) -> dbc.Alert:
     first = result.booked[0]
     n = len(result.booked)
@@ -1004,20 +973,26 @@ def _series_success(result: SeriesBooking) -> dbc.Alert:
 
 
 @callback(
+    Output(pid("preview-table"), "children"),
+    Output(pid("series-actions"), "style"),
+    Output(pid("repeat-error"), "children"),
     Output(pid("series-result"), "children"),
-    Output(pid("booked"), "data", allow_duplicate=True),
-    Output(pid("preview-table"), "children", allow_duplicate=True),
-    Output(pid("book-series"), "disabled", allow_duplicate=True),
+    Output(pid("series-booked"), "data"),
+    Input(pid("preview"), "n_clicks"),
     Input(pid("book-series"), "n_clicks"),
     *SERIES_STATES,
     State(pid("notes"), "value"),
     State({"type": OCCURRENCE, "start": ALL}, "value"),
     prevent_initial_call=True,
-    running=[(Output(pid("book-series"), "disabled"), True, False)],
+    running=[
+        (Output(pid("preview"), "disabled"), True, False),
+        (Output(pid("book-series"), "disabled"), True, False),
+    ],
     permission=Permission.BOOK,
 )
-def book_selected(
-    n_clicks: int | None,
+def series(
+    preview_clicks: int | None,
+    book_clicks: int | None,
     patient_id: int | None,
     practitioner_id: int | None,
     clinic_id: int | None,
@@ -1030,36 +1005,43 @@ def book_selected(
     until: str | None,
     notes: str | None,
     ticks: list[bool | None] | None,
-) -> tuple[object, object, object, object]:
-    """Books the ticked occurrences together: all of them or, when one can no longer be
-    booked, none (the message names it; preview again)."""
-    if not n_clicks:
-        return no_update, no_update, no_update, no_update
+) -> tuple[object, ...]:
+    """ "Preview" lists the occurrences with what booking each would say; "Book selected"
+    books the ticked ones together: all of them or, when one can no longer be booked,
+    none (the message names it; preview again)."""
+    booking = ctx.triggered_id == pid("book-series")
+    if not (book_clicks if booking else preview_clicks):
+        return (no_update,) * 5
     args = _series_args(
         patient_id, practitioner_id, clinic_id, type_id, duration, start, weeks, end, count, until
     )
     if isinstance(args, tuple):
-        return form_alert(f"Not booked: {args[1]}"), no_update, no_update, no_update
-    entries = ctx.states_list[-1] if ctx.states_list else []
-    checks = {
-        entry["id"]["start"]: bool(value)
-        for entry, value in zip(entries, ticks or [], strict=False)
-        if isinstance(entry, dict) and isinstance(entry.get("id"), dict)
-    }
-    chosen = [at for iso, on in checks.items() if on and (at := parse_instant(iso)) is not None]
+        field, message = args
+        where = f"“{FIELD_LABELS[field]}”: " if field in FIELD_LABELS else ""
+        return None, HIDDEN, f"{where}{message}", None, no_update
     actor = current_actor()
+    org_id = actor.organization_id or 0
+    if not booking:
+        try:
+            result = preview_series(app_context(), org_id, actor=actor, **args)
+        except BookingError as exc:
+            where = f"“{FIELD_LABELS[exc.field]}”: " if exc.field in FIELD_LABELS else ""
+            return None, HIDDEN, f"{where}{exc.message}", None, no_update
+        return _preview_table(result), HIDDEN if not result.bookable else None, "", None, no_update
+    entries = ctx.states_list[-1] if ctx.states_list else []
+    chosen = [
+        at
+        for entry, value in zip(entries, ticks or [], strict=False)
+        if value
+        and isinstance(entry, dict)
+        and isinstance(entry.get("id"), dict)
+        and (at := parse_instant(entry["id"].get("start"))) is not None
+    ]
     try:
-        result = book_series(
-            app_context(),
-            actor.organization_id or 0,
-            actor=actor,
-            chosen=chosen,
-            notes=notes,
-            **args,
-        )
+        booked = book_series(app_context(), org_id, actor=actor, chosen=chosen, notes=notes, **args)
     except BookingError as exc:
         again = "" if exc.code == "NOTHING_CHOSEN" else " Nothing was booked: preview again."
         alert = form_alert(f"Not booked. {exc.message}{again}", id=pid("series-refused"))
-        return alert, {"rechecked": time.time()}, no_update, no_update
-    booked = {"series": result.series_id, "at": time.time()}
-    return _series_success(result), booked, None, True
+        return no_update, no_update, "", alert, {"rechecked": time.time()}
+    marker = {"series": booked.series_id, "at": time.time()}
+    return None, HIDDEN, "", _series_success(booked), marker
