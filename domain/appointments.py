@@ -1545,7 +1545,8 @@ def book_series(
         for t in targets:
             a, _event = _insert(s, org, t, actor, now, notes, series.id)
             views.append(_view(a, t.patient, t.practitioner, t.clinic, t.kind))
-        skipped = [start for start in starts if start not in set(wanted)]
+        chosen_set = set(wanted)
+        skipped = [start for start in starts if start not in chosen_set]
         t0 = targets[0]
         event = activity.record_event(
             s,
