@@ -176,6 +176,9 @@ class AppointmentStats:
       cancelled, share (of all cancellations). Always five rows.
     - ``busiest_times``: index weekday 0-6 (Monday = 0), columns hours 0-23; appointments
       holding time with a known time of day, by clinic-local start. Always 7 x 24.
+    - ``no_show_times`` and ``due_times``: like ``busiest_times`` (7 x 24, clinic-local,
+      date-only rows left out), counting no-shows and due appointments; the no-show rate
+      of each weekday and hour is ``no_show_rate_times()``.
     - ``by_weekday``: weekday (0-6), weekday_name, <outcomes>; date-only rows included.
       Always seven rows.
     - ``by_practitioner``: practitioner_id, name, is_placeholder, <outcomes>, utilization
@@ -206,6 +209,8 @@ class AppointmentStats:
     by_type: pd.DataFrame = field(repr=False)
     cancellations: pd.DataFrame = field(repr=False)
     busiest_times: pd.DataFrame = field(repr=False)
+    no_show_times: pd.DataFrame = field(repr=False)
+    due_times: pd.DataFrame = field(repr=False)
     by_weekday: pd.DataFrame = field(repr=False)
     by_practitioner: pd.DataFrame = field(repr=False)
     by_clinic: pd.DataFrame = field(repr=False)
@@ -237,6 +242,14 @@ class AppointmentStats:
     @property
     def utilization(self) -> float:
         return rate(self.booked_minutes, self.capacity_minutes)
+
+    def no_show_rate_times(self) -> pd.DataFrame:
+        """No-shows / due per clinic-local weekday (index 0-6) and hour (columns 0-23);
+        0.0 where nothing with a known time of day was due (see ``due_times``)."""
+        due = self.due_times.to_numpy(dtype=float)
+        rates = np.zeros(due.shape, dtype=float)
+        np.divide(self.no_show_times.to_numpy(dtype=float), due, out=rates, where=due != 0)
+        return pd.DataFrame(rates, index=self.due_times.index, columns=self.due_times.columns)
 
     def lead_time(self, buckets: Iterable[str]) -> Outcomes:
         """Outcomes of several lead-time buckets together, e.g. BOOKED_AHEAD."""
@@ -417,6 +430,9 @@ def shape(
     )
     date_only = hours.keys["date_only"].astype(bool)
     timed = ~date_only & (hours.keys["status"] != "cancelled")
+    # Weekday x hour outcome grids, from the same timed rows as the busiest times.
+    timed_no_shows = hours.counts["no_shows"][~date_only]
+    timed_due = hours.counts["due"][~date_only]
     cancelled = status == "cancelled"
 
     return AppointmentStats(
@@ -439,6 +455,8 @@ def shape(
             dims.keys["category"][cancelled], dims.counts["appointments"][cancelled]
         ),
         busiest_times=busiest_times(lh[timed], hours.counts["appointments"][timed]),
+        no_show_times=busiest_times(lh[~date_only], timed_no_shows),
+        due_times=busiest_times(lh[~date_only], timed_due),
         by_weekday=outcome_table(
             {"weekday": list(range(7)), "weekday_name": list(WEEKDAYS)},
             hours.by(weekday, range(7)),

@@ -276,6 +276,26 @@ def test_busiest_times_are_clinic_local_and_leave_out_date_only_and_cancelled(
     assert weekdays["weekday_name"].tolist()[0] == "Monday"
 
 
+def test_no_shows_by_weekday_and_hour_are_clinic_local_and_leave_out_date_only(
+    db: Database,
+) -> None:
+    w = build_week(db)
+    st = stats_of(db, w.org)
+    no_shows = np.zeros((7, 24), dtype=np.int64)
+    no_shows[0, 9] = 1  # #2, Monday 09:30 New York
+    no_shows[1, 11] = 1  # #5, Tuesday 11:00 Los Angeles
+    assert (st.no_show_times.to_numpy() == no_shows).all()
+    due = st.due_times.to_numpy()
+    assert due[0, 9] == 2  # #1 completed and #2 no-show
+    assert due[1, 9] == 0  # #4 was cancelled: never due
+    assert due[2].sum() == 0  # #14 (Wednesday) is date-only: no hour to put it at
+    assert due.sum() + st.date_only_appointments == st.overall.due
+    rates = st.no_show_rate_times()
+    assert rates.shape == (7, 24)
+    assert rates.loc[0, 9] == 0.5 and rates.loc[1, 11] == 1.0 and rates.loc[3, 16] == 0.0
+    assert not rates.isna().to_numpy().any()
+
+
 def test_lead_time_buckets_use_clinic_local_dates(db: Database) -> None:
     w = build_week(db)
     st = stats_of(db, w.org)
@@ -377,6 +397,8 @@ def _assert_no_nan(st: AppointmentStats) -> None:
         "by_type",
         "cancellations",
         "busiest_times",
+        "no_show_times",
+        "due_times",
         "by_weekday",
         "by_practitioner",
         "by_clinic",
