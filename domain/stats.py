@@ -568,3 +568,17 @@ def _reference(found: list[tuple[Any, ...]], organization_id: int) -> Reference:
     if not by_kind["organization"]:
         raise LookupError(f"organization {organization_id} not found")
     return Reference(by_kind["clinic"], by_kind["practitioner"], by_kind["type"])
+
+
+def get_stats_reference(
+    ctx: AppContext, organization_id: int, *, actor: Actor | None = None
+) -> Reference:
+    """What the statistics can be filtered by: every clinic, practitioner and appointment
+    type of the organization, inactive ones and imported placeholders included (past
+    periods count them), by id. Same permission as ``get_appointment_stats``."""
+    actor = actor or Actor.system()
+    require(actor, Permission.VIEW_ANALYTICS)
+    if not actor.is_system and actor.organization_id != organization_id:
+        raise PermissionDenied("You can only see your own organization's statistics.")
+    with ctx.db.read() as session:
+        return _reference(rows(session, reference_query(organization_id)), organization_id)
