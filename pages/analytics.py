@@ -15,8 +15,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html, no_update
 
 from components.analytics import (
-    csv_text,
     cancellations_figure,
+    csv_text,
     kpi_cards,
     lead_time_figure,
     no_show_heatmap,
