@@ -166,8 +166,12 @@ def _card(title: object, body: object, *, header_id: str | None = None, **width:
     )
 
 
-def _graph(name: str) -> dcc.Graph:
-    return dcc.Graph(id=pid(name), config=GRAPH_CONFIG, style={"minHeight": "12rem"})
+def _graph(name: str, min_width: str | None = None) -> object:
+    """A chart; ``min_width`` for those that need room (weeks, hours): on a phone they
+    scroll sideways inside their card instead of squeezing their labels together."""
+    style = {"minHeight": "12rem", **({"minWidth": min_width} if min_width else {})}
+    graph = dcc.Graph(id=pid(name), config=GRAPH_CONFIG, style=style)
+    return html.Div(graph, style={"overflowX": "auto"}) if min_width else graph
 
 
 def _results() -> html.Div:
@@ -221,7 +225,7 @@ def _results() -> html.Div:
             dbc.Row(
                 _card(
                     "Appointments per week and no-show rate",
-                    _graph("weekly"),
+                    _graph("weekly", "40rem"),
                     lg=12,
                 )
             ),
@@ -229,7 +233,7 @@ def _results() -> html.Div:
                 [
                     _card(
                         "No-show rate by weekday and hour",
-                        [html.Div(id=pid("hours-note")), _graph("hours")],
+                        [html.Div(id=pid("hours-note")), _graph("hours", "36rem")],
                         header_id=pid("hours-title"),
                         lg=7,
                     ),

@@ -12,9 +12,8 @@ from tests.e2e.conftest import DEMO_LOGINS, login, logout, shot
 
 pytestmark = pytest.mark.e2e
 
-# A page only managers (and administrators) may open. Analytics is the example;
-# until it lands the organization settings page plays that part.
-MANAGER_ONLY = "/settings"
+# A page only managers (and administrators) may open: the no-show analytics.
+MANAGER_ONLY = "/analytics"
 
 
 def test_front_desk_cannot_reach_a_manager_page_then_a_manager_can(
@@ -38,11 +37,11 @@ def test_front_desk_cannot_reach_a_manager_page_then_a_manager_can(
 
     login(page, "front-desk")
     assert page.locator("#shell-user-role").inner_text() == "Front desk"
-    assert page.get_by_role("link", name="Settings").count() == 0
+    assert page.get_by_role("link", name="Analytics").count() == 0
     response = page.goto(MANAGER_ONLY)
     assert response is not None and response.status == 403
     page.get_by_role("heading", name="You don't have access to this page").wait_for()
-    assert page.get_by_text("Staff accounts").count() == 0
+    assert page.get_by_text("No-show rate").count() == 0
     shot(page, artifacts_dir, "front-desk-refused", e2e_backend)
 
     logout(page)
@@ -50,11 +49,11 @@ def test_front_desk_cannot_reach_a_manager_page_then_a_manager_can(
     page.wait_for_url("**/login")
 
     login(page, "manager", next_path=MANAGER_ONLY)
-    page.get_by_role("heading", name="Organization settings").wait_for()
-    assert page.get_by_role("link", name="Settings").is_visible()
-    page.get_by_text("Buffer between appointments").wait_for()
-    page.get_by_role("cell", name="frontdesk@harbor.example").wait_for()
-    shot(page, artifacts_dir, "manager-settings", e2e_backend)
+    page.get_by_role("heading", name="No-show analytics").wait_for()
+    assert page.get_by_role("link", name="Analytics").is_visible()
+    page.locator("#an-kpi-no-show-value").wait_for(timeout=45_000)
+    assert page.locator("#an-kpi-no-show-value").inner_text().endswith("%")
+    shot(page, artifacts_dir, "manager-analytics", e2e_backend)
     assert errors == []
 
 
