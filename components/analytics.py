@@ -218,21 +218,24 @@ def weekday_figure(by_weekday: pd.DataFrame) -> go.Figure:
 
 
 def _rate_bars(table: pd.DataFrame, label: str, title: str, *, horizontal: bool) -> go.Figure:
-    """No-show rate per row of an outcome table, with the counts it comes from."""
+    """No-show rate per row of an outcome table; each label says how many were due, so a
+    100% of five is not read like a 20% of thousands."""
     shown = table[table["due"] > 0]
+    labels = [
+        f"{name}<br><span style='font-size:10px;color:#6c757d'>{due:,} due</span>"
+        for name, due in zip(shown[label], shown["due"], strict=True)
+    ]
     custom = shown[["no_shows", "due"]].to_numpy()
     bar = go.Bar(
-        x=shown["no_show_rate"] if horizontal else shown[label],
-        y=shown[label] if horizontal else shown["no_show_rate"],
+        x=shown["no_show_rate"] if horizontal else labels,
+        y=labels if horizontal else shown["no_show_rate"],
         orientation="h" if horizontal else "v",
         marker_color=NO_SHOW,
         text=[f"{r:.1%}" for r in shown["no_show_rate"]],
         textposition="outside",
         cliponaxis=False,
         customdata=custom,
-        hovertemplate="%{"
-        + ("y" if horizontal else "x")
-        + "}<br>No-show rate %{"
+        hovertemplate="No-show rate %{"
         + ("x" if horizontal else "y")
         + ":.1%}<br>%{customdata[0]:,} no-shows of %{customdata[1]:,} due<extra></extra>",
     )
@@ -240,11 +243,11 @@ def _rate_bars(table: pd.DataFrame, label: str, title: str, *, horizontal: bool)
     # Room beyond the longest bar for its label, which would otherwise be cut off.
     top = float(shown["no_show_rate"].max()) if len(shown) else 0.0
     rate_axis = {"title": "No-show rate", "tickformat": ".0%", "range": [0, top * 1.2 or 1]}
-    category_axis = {"title": title, "type": "category"}
+    category_axis = {"title": title, "type": "category", "tickangle": 0}
     if horizontal:
         return _layout(
             fig,
-            max(180, 60 + 34 * len(shown)),
+            max(180, 60 + 40 * len(shown)),
             xaxis=rate_axis,
             yaxis={**category_axis, "autorange": "reversed"},
         )
@@ -252,7 +255,10 @@ def _rate_bars(table: pd.DataFrame, label: str, title: str, *, horizontal: bool)
 
 
 def lead_time_figure(by_lead_time: pd.DataFrame) -> go.Figure:
-    return _rate_bars(by_lead_time, "lead_time", "Booked how long before the day", horizontal=False)
+    table = by_lead_time.assign(
+        lead_time=by_lead_time["lead_time"].str.replace("booked after the day", "after the day")
+    )
+    return _rate_bars(table, "lead_time", "Booked how long before the day", horizontal=False)
 
 
 def type_figure(by_type: pd.DataFrame) -> go.Figure:
@@ -277,6 +283,16 @@ def cancellations_figure(cancellations: pd.DataFrame) -> go.Figure:
             hovertemplate="%{y}: %{x:,} cancelled<extra></extra>",
         )
     )
+    if not cancellations["cancelled"].sum():
+        fig.add_annotation(
+            text="No cancellations in this period",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            font={"size": 14, "color": "#6c757d"},
+        )
     return _layout(
         fig,
         240,
@@ -300,8 +316,8 @@ PRACTITIONER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("completion_rate", "Completion rate"),
     ("cancelled", "Cancelled"),
     ("cancellation_rate", "Cancellation rate"),
-    ("booked_hours", "Booked hours"),
-    ("capacity_hours", "Scheduled hours"),
+    ("booked_hours", "Hours booked"),
+    ("capacity_hours", "Hours scheduled"),
     ("utilization", "Utilization"),
 )
 _RATE_OF = {
@@ -329,9 +345,9 @@ def practitioner_column_defs() -> list[dict[str, Any]]:
     for key, label in PRACTITIONER_COLUMNS:
         col: dict[str, Any] = {"field": key, "headerName": label, "sortable": True}
         if key == "name":
-            col.update(pinned="left", minWidth=200, filter=True, flex=2)
+            col.update(pinned="left", minWidth=250, filter=True, tooltipField="name")
         else:
-            col.update(type="numericColumn", minWidth=92, flex=1)
+            col.update(type="numericColumn", minWidth=100 if key in _RATE_OF else 112, flex=1)
         if key in _RATE_OF:
             col["valueFormatter"] = {
                 "function": f"params.data.{_RATE_OF[key]} ? d3.format('.1%')(params.value) : '–'"
