@@ -11,7 +11,6 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-import plotly.graph_objects as go
 from dash import html
 
 from components.status import STATUS_COLORS
@@ -106,118 +105,151 @@ def kpi_cards(stats: AppointmentStats, prefix: str) -> list[Any]:
     ]
 
 
-def _layout(fig: go.Figure, height: int, **kwargs: Any) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        font=_FONT,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "traceorder": "normal"},
-        hoverlabel={"font": _FONT},
-        **kwargs,
-    )
-    fig.update_xaxes(automargin=True, gridcolor="#eee")
-    fig.update_yaxes(automargin=True, gridcolor="#eee")
-    return fig
+# Figures are plain dicts in plotly's JSON shape, not ``go.Figure``: building and
+# validating graph objects took most of the callback's time (~0.1 s per chart), and
+# dcc.Graph takes the dict as it is.
+Figure = dict[str, Any]
 
 
-def weekly_figure(weekly: pd.DataFrame) -> go.Figure:
+def _title(text: str) -> dict[str, Any]:
+    return {"text": text}
+
+
+def _axis(title: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    axis: dict[str, Any] = {"automargin": True, "gridcolor": "#eee", **kwargs}
+    if title:
+        axis["title"] = _title(title)
+    return axis
+
+
+def _figure(data: list[dict[str, Any]], height: int, **layout: Any) -> Figure:
+    return {
+        "data": data,
+        "layout": {
+            "height": height,
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "font": _FONT,
+            "plot_bgcolor": "white",
+            "paper_bgcolor": "white",
+            "legend": {
+                "orientation": "h",
+                "yanchor": "bottom",
+                "y": 1.02,
+                "x": 0,
+                "traceorder": "normal",
+            },
+            "hoverlabel": {"font": _FONT},
+            **layout,
+        },
+    }
+
+
+def _ints(values: Any) -> list[int]:
+    return [int(v) for v in values]
+
+
+def weekly_figure(weekly: pd.DataFrame) -> Figure:
     """Appointments per week by outcome (bars) and the no-show rate (line, right axis)."""
     weeks = [f"{w:%d %b}" for w in weekly["week_start"]]
     other = weekly["appointments"] - weekly["completed"] - weekly["no_shows"] - weekly["cancelled"]
-    fig = go.Figure()
-    for name, values, color in (
-        ("Completed", weekly["completed"], COMPLETED),
-        ("No-show", weekly["no_shows"], NO_SHOW),
-        ("Cancelled", weekly["cancelled"], CANCELLED),
-        ("Booked / in progress / not marked", other, OPEN),
-    ):
-        fig.add_bar(
-            x=weeks,
-            y=values,
-            name=name,
-            marker_color=color,
-            hovertemplate=f"Week of %{{x}}<br>{name}: %{{y:,}}<extra></extra>",
+    data: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "x": weeks,
+            "y": _ints(values),
+            "name": name,
+            "marker": {"color": color},
+            "hovertemplate": f"Week of %{{x}}<br>{name}: %{{y:,}}<extra></extra>",
+        }
+        for name, values, color in (
+            ("Completed", weekly["completed"], COMPLETED),
+            ("No-show", weekly["no_shows"], NO_SHOW),
+            ("Cancelled", weekly["cancelled"], CANCELLED),
+            ("Booked / in progress / not marked", other, OPEN),
         )
-    rate = weekly["no_show_rate"].where(weekly["due"] > 0)
-    fig.add_scatter(
-        x=weeks,
-        y=rate,
-        name="No-show rate (right axis)",
-        yaxis="y2",
-        mode="lines+markers",
-        line={"color": "#7f1d1d", "width": 2},
-        connectgaps=False,
-        customdata=weekly[["no_shows", "due"]].to_numpy(),
-        hovertemplate="Week of %{x}<br>No-show rate %{y:.1%}"
-        "<br>%{customdata[0]:,} of %{customdata[1]:,} due<extra></extra>",
+    ]
+    data.append(
+        {
+            "type": "scatter",
+            "x": weeks,
+            # No line point for a week with nothing due (a rate over nothing).
+            "y": [
+                float(r) if d else None
+                for r, d in zip(weekly["no_show_rate"], weekly["due"], strict=True)
+            ],
+            "name": "No-show rate (right axis)",
+            "yaxis": "y2",
+            "mode": "lines+markers",
+            "line": {"color": "#7f1d1d", "width": 2},
+            "connectgaps": False,
+            "customdata": [
+                [int(n), int(d)] for n, d in zip(weekly["no_shows"], weekly["due"], strict=True)
+            ],
+            "hovertemplate": "Week of %{x}<br>No-show rate %{y:.1%}"
+            "<br>%{customdata[0]:,} of %{customdata[1]:,} due<extra></extra>",
+        }
     )
-    return _layout(
-        fig,
+    return _figure(
+        data,
         320,
         barmode="stack",
-        xaxis={"title": "Week starting (Monday)", "type": "category"},
-        yaxis={"title": "Appointments", "rangemode": "tozero"},
-        yaxis2={
-            "title": "No-show rate",
-            "overlaying": "y",
-            "side": "right",
-            "tickformat": ".0%",
-            "rangemode": "tozero",
-            "showgrid": False,
-        },
+        xaxis=_axis("Week starting (Monday)", type="category"),
+        yaxis=_axis("Appointments", rangemode="tozero"),
+        yaxis2=_axis(
+            "No-show rate",
+            overlaying="y",
+            side="right",
+            tickformat=".0%",
+            rangemode="tozero",
+            showgrid=False,
+        ),
     )
 
 
-def no_show_heatmap(stats: AppointmentStats) -> go.Figure | None:
+def no_show_heatmap(stats: AppointmentStats) -> Figure | None:
     """No-show rate by clinic-local weekday and hour of the start; None when no due
     appointment has a known time of day (date-only imported history)."""
     due = stats.due_times.to_numpy()
     if due.sum() == 0:
         return None
     hours = [h for h in range(24) if due[:, h].any()]
-    first, last = hours[0], hours[-1]
-    span = list(range(first, last + 1))
+    span = list(range(hours[0], hours[-1] + 1))
     rates = stats.no_show_rate_times().to_numpy()[:, span]
     no_shows = stats.no_show_times.to_numpy()[:, span]
     due = due[:, span]
-    z = [[rates[d][i] if due[d][i] else None for i in range(len(span))] for d in range(7)]
-    text = [[f"{rates[d][i]:.0%}" if due[d][i] else "" for i in range(len(span))] for d in range(7)]
-    custom = [[[int(no_shows[d][i]), int(due[d][i])] for i in range(len(span))] for d in range(7)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[f"{h:02d}:00" for h in span],
-            y=list(WEEKDAYS),
-            text=text,
-            texttemplate="%{text}",
-            customdata=custom,
-            colorscale=[[0, "#fff5f5"], [1, NO_SHOW]],
-            zauto=False,
-            zmin=0,
-            zmax=max(float(rates[due > 0].max()), 0.01),
-            xgap=2,
-            ygap=2,
-            colorbar={"title": "No-show<br>rate", "tickformat": ".0%"},
-            hovertemplate="%{y} %{x}<br>No-show rate %{z:.1%}"
-            "<br>%{customdata[0]:,} no-shows of %{customdata[1]:,} due<extra></extra>",
-        )
-    )
-    return _layout(
-        fig,
+    cells = range(len(span))
+    heat = {
+        "type": "heatmap",
+        "z": [[float(rates[d][i]) if due[d][i] else None for i in cells] for d in range(7)],
+        "x": [f"{h:02d}:00" for h in span],
+        "y": list(WEEKDAYS),
+        "text": [[f"{rates[d][i]:.0%}" if due[d][i] else "" for i in cells] for d in range(7)],
+        "texttemplate": "%{text}",
+        "customdata": [[[int(no_shows[d][i]), int(due[d][i])] for i in cells] for d in range(7)],
+        "colorscale": [[0, "#fff5f5"], [1, NO_SHOW]],
+        "zauto": False,
+        "zmin": 0,
+        "zmax": max(float(rates[due > 0].max()), 0.01),
+        "xgap": 2,
+        "ygap": 2,
+        "colorbar": {"title": _title("No-show<br>rate"), "tickformat": ".0%"},
+        "hovertemplate": "%{y} %{x}<br>No-show rate %{z:.1%}"
+        "<br>%{customdata[0]:,} no-shows of %{customdata[1]:,} due<extra></extra>",
+    }
+    return _figure(
+        [heat],
         330,
-        xaxis={"title": "Hour of the start (clinic local time)", "side": "bottom"},
-        yaxis={"autorange": "reversed"},
+        xaxis=_axis("Hour of the start (clinic local time)", type="category"),
+        yaxis=_axis(autorange="reversed", type="category"),
     )
 
 
-def weekday_figure(by_weekday: pd.DataFrame) -> go.Figure:
+def weekday_figure(by_weekday: pd.DataFrame) -> Figure:
     """No-show rate per weekday (for history without times of day)."""
     return _rate_bars(by_weekday, "weekday_name", "Weekday", horizontal=False)
 
 
-def _rate_bars(table: pd.DataFrame, label: str, title: str, *, horizontal: bool) -> go.Figure:
+def _rate_bars(table: pd.DataFrame, label: str, title: str, *, horizontal: bool) -> Figure:
     """No-show rate per row of an outcome table; each label says how many were due, so a
     100% of five is not read like a 20% of thousands."""
     shown = table[table["due"] > 0]
@@ -225,82 +257,82 @@ def _rate_bars(table: pd.DataFrame, label: str, title: str, *, horizontal: bool)
         f"{name}<br><span style='font-size:10px;color:#6c757d'>{due:,} due</span>"
         for name, due in zip(shown[label], shown["due"], strict=True)
     ]
-    custom = shown[["no_shows", "due"]].to_numpy()
-    bar = go.Bar(
-        x=shown["no_show_rate"] if horizontal else labels,
-        y=labels if horizontal else shown["no_show_rate"],
-        orientation="h" if horizontal else "v",
-        marker_color=NO_SHOW,
-        text=[f"{r:.1%}" for r in shown["no_show_rate"]],
-        textposition="outside",
-        cliponaxis=False,
-        customdata=custom,
-        hovertemplate="No-show rate %{"
+    values = [float(r) for r in shown["no_show_rate"]]
+    bar = {
+        "type": "bar",
+        "x": values if horizontal else labels,
+        "y": labels if horizontal else values,
+        "orientation": "h" if horizontal else "v",
+        "marker": {"color": NO_SHOW},
+        "text": [f"{r:.1%}" for r in values],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "customdata": [
+            [int(n), int(d)] for n, d in zip(shown["no_shows"], shown["due"], strict=True)
+        ],
+        "hovertemplate": "No-show rate %{"
         + ("x" if horizontal else "y")
         + ":.1%}<br>%{customdata[0]:,} no-shows of %{customdata[1]:,} due<extra></extra>",
-    )
-    fig = go.Figure(bar)
+    }
     # Room beyond the longest bar for its label, which would otherwise be cut off.
-    top = float(shown["no_show_rate"].max()) if len(shown) else 0.0
-    rate_axis = {"title": "No-show rate", "tickformat": ".0%", "range": [0, top * 1.2 or 1]}
-    category_axis = {"title": title, "type": "category", "tickangle": 0}
+    top = max(values, default=0.0)
+    rate_axis = _axis("No-show rate", tickformat=".0%", range=[0, top * 1.2 or 1])
+    category_axis = _axis(title, type="category", tickangle=0)
     if horizontal:
-        return _layout(
-            fig,
+        return _figure(
+            [bar],
             max(180, 60 + 40 * len(shown)),
             xaxis=rate_axis,
             yaxis={**category_axis, "autorange": "reversed"},
         )
-    return _layout(fig, 280, xaxis=category_axis, yaxis=rate_axis)
+    return _figure([bar], 280, xaxis=category_axis, yaxis=rate_axis)
 
 
-def lead_time_figure(by_lead_time: pd.DataFrame) -> go.Figure:
+def lead_time_figure(by_lead_time: pd.DataFrame) -> Figure:
     table = by_lead_time.assign(
         lead_time=by_lead_time["lead_time"].str.replace("booked after the day", "after the day")
     )
     return _rate_bars(table, "lead_time", "Booked how long before the day", horizontal=False)
 
 
-def type_figure(by_type: pd.DataFrame) -> go.Figure:
+def type_figure(by_type: pd.DataFrame) -> Figure:
     return _rate_bars(by_type, "name", "Appointment type", horizontal=True)
 
 
-def cancellations_figure(cancellations: pd.DataFrame) -> go.Figure:
+def cancellations_figure(cancellations: pd.DataFrame) -> Figure:
     """Cancelled appointments per recorded category."""
+    counts = _ints(cancellations["cancelled"])
     labels = [c.replace("-", " ").capitalize() for c in cancellations["category"]]
-    fig = go.Figure(
-        go.Bar(
-            x=cancellations["cancelled"],
-            y=labels,
-            orientation="h",
-            marker_color="#8c8c8c",
-            text=[
-                f"{n:,} ({s:.0%})"
-                for n, s in zip(cancellations["cancelled"], cancellations["share"], strict=True)
-            ],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:,} cancelled<extra></extra>",
+    bar = {
+        "type": "bar",
+        "x": counts,
+        "y": labels,
+        "orientation": "h",
+        "marker": {"color": "#8c8c8c"},
+        "text": [f"{n:,} ({s:.0%})" for n, s in zip(counts, cancellations["share"], strict=True)],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{y}: %{x:,} cancelled<extra></extra>",
+    }
+    annotations = []
+    if not sum(counts):
+        annotations.append(
+            {
+                "text": "No cancellations in this period",
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 14, "color": "#6c757d"},
+            }
         )
-    )
-    if not cancellations["cancelled"].sum():
-        fig.add_annotation(
-            text="No cancellations in this period",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-            font={"size": 14, "color": "#6c757d"},
-        )
-    return _layout(
-        fig,
+    return _figure(
+        [bar],
         240,
-        xaxis={
-            "title": "Cancelled appointments",
-            "range": [0, int(cancellations["cancelled"].max()) * 1.3 or 1],
-        },
-        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis=_axis("Cancelled appointments", range=[0, max(counts, default=0) * 1.3 or 1]),
+        yaxis=_axis(autorange="reversed", type="category"),
+        annotations=annotations,
     )
 
 

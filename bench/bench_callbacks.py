@@ -1,0 +1,460 @@
+"""Dash callbacks over HTTP on the large organization: every callback of the pages
+/availability, /book, /calendar and /analytics, posted to ``/_dash-update-component``
+with the payload the browser sends (built from the app's own ``/_dash-dependencies`` by
+``tests.dash_client``), signed in as the large organization's account of the role that
+uses the page. Target: p95 <= 300 ms per callback.
+
+The app runs in this process on a werkzeug server thread (as the browser tests serve
+it), so a timing is the whole request: routing, session and permission check, the
+callback, JSON encoding and the HTTP round trip on localhost. No floor: the callbacks'
+own SQL is benchmarked beside its floor in bench_availability, bench_booking and
+bench_stats.
+
+Callbacks that write (booking, status change) act on bookings this run makes, marked
+like bench_booking's and deleted at the end of the run. A callback of these pages
+without a case here is printed as "not benchmarked", so a new one is not silently missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from app import create_app
+from bench.bench_booking import MARK, _book, _take
+from bench.bench_booking import _setup as booking_setup
+from bench.harness import BenchEnv, Case, benchmark
+from data.models import Appointment, AppointmentType, Clinic, Organization, Patient, Practitioner
+from settings import Settings
+from tests.dash_client import DashClient
+
+TARGET_MS = 300.0
+PAGES = {"av-": "/availability", "book-": "/book", "cal-": "/calendar", "an-": "/analytics"}
+ORGANIZATION = "Metro Health System"
+DOMAIN, LABEL = "metro.example", "metro"  # data.seed.demo_users of the large organization
+COVERED: set[str] = set()
+
+
+class _Server:
+    """The app on a free port, in a daemon thread, for the whole run."""
+
+    def __init__(self, env: BenchEnv) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        settings = Settings(database_url=env.db.url, secret_key="bench-callbacks-secret")
+        app = create_app(settings, context=env.ctx)
+        self._server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.clients: dict[str, DashClient] = {}
+
+    def client(self, role: str) -> DashClient:
+        if role not in self.clients:
+            email = f"{role.replace('-', '')}@{DOMAIN}"
+            password = f"{LABEL}-{role.replace('-', '')}-demo"
+            self.clients[role] = DashClient.for_url(self.url).signed_in(email, password)
+        return self.clients[role]
+
+
+def _facts(env: BenchEnv) -> dict[str, Any]:
+    """Once per run: the server, and the ids a user would pick on each page."""
+    if "callbacks" in env.facts:
+        return env.facts["callbacks"]
+    with env.db.read() as s:
+        org = s.scalars(select(Organization).where(Organization.name == ORGANIZATION)).one()
+        busiest = s.execute(
+            select(Appointment.practitioner_id, Appointment.clinic_id)
+            .where(Appointment.organization_id == org.id)
+            .group_by(Appointment.practitioner_id, Appointment.clinic_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+        practitioner = s.get(Practitioner, busiest[0])
+        clinic = s.get(Clinic, busiest[1])
+        type_id = s.scalars(
+            select(AppointmentType.id).where(
+                AppointmentType.organization_id == org.id, AppointmentType.code == "follow-up"
+            )
+        ).one()
+        family = s.scalars(
+            select(Patient.family_name).where(Patient.organization_id == org.id).limit(1)
+        ).one()
+        assert practitioner is not None and clinic is not None
+        today = datetime.now(ZoneInfo(org.timezone)).date()
+        org_id, practitioner_id, specialty = org.id, practitioner.id, practitioner.specialty
+        clinic_id = clinic.id
+    facts = {
+        "server": _Server(env),
+        "org_id": org_id,
+        "today": today,
+        "practitioner_id": practitioner_id,
+        "specialty": specialty,
+        "clinic_id": clinic_id,
+        "type_id": type_id,
+        "patient_query": family[:4],
+    }
+    env.facts["callbacks"] = facts
+    return facts
+
+
+def _case(
+    env: BenchEnv,
+    role: str,
+    output: str,
+    inputs: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+    *,
+    repeat: int = 20,
+    expect: Callable[[Any], bool] | None = None,
+    payload: Callable[[DashClient], dict[str, Any]] | None = None,
+    before_each: Callable[[], None] | None = None,
+    note: str = "",
+) -> Case:
+    """A case posting one callback's payload; it must answer 200 (and ``expect``)."""
+    client = _facts(env)["server"].client(role)
+    COVERED.add(client.callback_key(output))
+    body = payload(client) if payload else client.payload(output, inputs, state)
+
+    def operation() -> Any:
+        answer = client.post_callback(payload(client) if payload else body)
+        if answer.status not in (200, 204):
+            raise AssertionError(f"{output}: HTTP {answer.status} {answer.text[:300]}")
+        if expect is not None and not expect(answer):
+            raise AssertionError(f"{output}: unexpected answer {answer.text[:300]}")
+        return answer
+
+    operation()  # fails the case at once if the payload is wrong
+    return Case(
+        operation=operation,
+        repeat=repeat,
+        warmup=1,
+        before_each=before_each,
+        target_ms=TARGET_MS,
+        note=note or f"as {role}",
+    )
+
+
+def _has(text: str) -> Callable[[Any], bool]:
+    return lambda answer: text in answer.text
+
+
+# ------------------------------------------------------------------ /availability
+
+
+@benchmark("callback /availability: organization-wide, 14 days")
+def availability_overview(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = {
+        "av-clinic.value": None,
+        "av-start.value": f["today"].isoformat(),
+        "av-end.value": (f["today"] + timedelta(days=13)).isoformat(),
+        "av-specialty.value": None,
+        "av-type.value": None,
+    }
+    return _case(env, "coordinator", "av-overview.children", inputs)
+
+
+@benchmark("callback /availability: one clinic's slot grid, 14 days")
+def availability_clinic(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = {
+        "av-clinic.value": f["clinic_id"],
+        "av-start.value": f["today"].isoformat(),
+        "av-end.value": (f["today"] + timedelta(days=13)).isoformat(),
+        "av-specialty.value": None,
+        "av-type.value": f["type_id"],
+    }
+    return _case(env, "coordinator", "av-clinic-view.children", inputs)
+
+
+@benchmark("callback /availability: clinics with room on one day")
+def availability_day(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = {
+        "av-day.value": (f["today"] + timedelta(days=1)).isoformat(),
+        "av-specialty.value": None,
+        "av-type.value": None,
+        "av-clinic.value": None,
+    }
+    return _case(env, "coordinator", "av-day-list.children", inputs)
+
+
+@benchmark("callback /availability: pick a clinic")
+def availability_pick(env: BenchEnv) -> Case:
+    f = _facts(env)
+    button = {"type": "av-pick", "clinic": f["clinic_id"], "where": "overview"}
+    inputs = {'{"clinic":["ALL"],"type":"av-pick","where":["ALL"]}.n_clicks': [(button, 1)]}
+    return _case(env, "coordinator", "av-clinic.value", inputs, {"av-clinic.value": None})
+
+
+# ------------------------------------------------------------------ /book
+
+
+@benchmark("callback /book: patient type-ahead")
+def book_patients(env: BenchEnv) -> Case:
+    query = _facts(env)["patient_query"]
+    inputs = {"book-patient-search.value": query}
+    return _case(env, "front-desk", "book-patient.options", inputs, {"book-patient.value": None})
+
+
+@benchmark("callback /book: practitioners of a specialty")
+def book_practitioners(env: BenchEnv) -> Case:
+    f = _facts(env)
+    return _case(
+        env,
+        "front-desk",
+        "book-practitioner.options",
+        {"book-specialty.value": f["specialty"]},
+        {"book-practitioner.value": None},
+    )
+
+
+@benchmark("callback /book: clinics of a practitioner")
+def book_clinics(env: BenchEnv) -> Case:
+    f = _facts(env)
+    return _case(
+        env,
+        "front-desk",
+        "book-clinic.options",
+        {"book-practitioner.value": f["practitioner_id"]},
+        {"book-clinic.value": None},
+    )
+
+
+@benchmark("callback /book: duration of a type")
+def book_duration(env: BenchEnv) -> Case:
+    return _case(
+        env,
+        "front-desk",
+        "book-duration.value",
+        {"book-appointment_type.value": _facts(env)["type_id"]},
+    )
+
+
+@benchmark("callback /book: open times of a practitioner-day")
+def book_open_times(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = {
+        "book-practitioner.value": f["practitioner_id"],
+        "book-clinic.value": f["clinic_id"],
+        "book-date.value": (f["today"] + timedelta(days=2)).isoformat(),
+        "book-appointment_type.value": f["type_id"],
+        "book-duration.value": 30,
+        "book-booked.data": None,
+    }
+    return _case(env, "front-desk", "book-start.options", inputs, {"book-start.value": None})
+
+
+@benchmark("callback /book: submit a booking (real, deleted after the run)")
+def book_submit(env: BenchEnv) -> Case:
+    f = _facts(env)
+    booking = booking_setup(env)
+    repeat = 15
+    taken = iter(_take(booking, repeat + 3))
+
+    def payload(client: DashClient) -> dict[str, Any]:
+        c = next(taken)
+        state = {
+            "book-patient.value": c.patient_id,
+            "book-practitioner.value": c.practitioner_id,
+            "book-clinic.value": c.clinic_id,
+            "book-appointment_type.value": booking["type_id"],
+            "book-duration.value": 30,
+            "book-start.value": c.start.isoformat(),
+            "book-notes.value": MARK,
+        }
+        return client.payload("book-result.children", {"book-submit.n_clicks": 1}, state)
+
+    assert f["org_id"] == booking["org_id"]
+    return _case(
+        env,
+        "front-desk",
+        "book-result.children",
+        payload=payload,
+        repeat=repeat,
+        expect=_has("Appointment booked"),
+    )
+
+
+# ------------------------------------------------------------------ /calendar
+
+
+def _calendar_inputs(f: dict[str, Any], who: str, view: str) -> dict[str, Any]:
+    return {
+        "cal-who.value": who,
+        "cal-view.value": view,
+        "cal-date.value": f["today"].isoformat(),
+        "cal-cancelled.value": False,
+        "cal-refresh.data": 0,
+    }
+
+
+@benchmark("callback /calendar: a practitioner's week")
+def calendar_week(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = _calendar_inputs(f, f"p-{f['practitioner_id']}", "week")
+    return _case(env, "coordinator", "cal-grid.children", inputs, expect=_has("cal-table"))
+
+
+@benchmark("callback /calendar: a clinic's day")
+def calendar_clinic_day(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = _calendar_inputs(f, f"c-{f['clinic_id']}", "day")
+    return _case(env, "coordinator", "cal-grid.children", inputs, expect=_has("cal-table"))
+
+
+@benchmark("callback /calendar: previous / next week")
+def calendar_step(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = {"cal-next.n_clicks": 1, "cal-prev.n_clicks": None, "cal-today.n_clicks": None}
+    state = {"cal-date.value": f["today"].isoformat(), "cal-view.value": "week"}
+    return _case(env, "coordinator", "cal-date.value", inputs, state)
+
+
+def _appointment_of_the_week(env: BenchEnv) -> int:
+    f = _facts(env)
+    with env.db.read() as s:
+        return int(
+            s.scalars(
+                select(Appointment.id)
+                .where(
+                    Appointment.practitioner_id == f["practitioner_id"],
+                    Appointment.start_at >= datetime.now(UTC) - timedelta(days=3),
+                )
+                .order_by(Appointment.start_at)
+                .limit(1)
+            ).one()
+        )
+
+
+@benchmark("callback /calendar: click an appointment")
+def calendar_open_panel(env: BenchEnv) -> Case:
+    chip = {"type": "cal-appt", "id": _appointment_of_the_week(env)}
+    inputs = {'{"id":["ALL"],"type":"cal-appt"}.n_clicks': [(chip, 1)]}
+    return _case(env, "coordinator", "cal-selected.data", inputs)
+
+
+@benchmark("callback /calendar: an appointment's panel (details, history)")
+def calendar_panel(env: BenchEnv) -> Case:
+    selected = {"id": _appointment_of_the_week(env), "opened": 1}
+    inputs = {"cal-selected.data": selected, "cal-result.data": None}
+    return _case(env, "coordinator", "cal-panel-body.children", inputs)
+
+
+@benchmark("callback /calendar: open times to move to")
+def calendar_move_times(env: BenchEnv) -> Case:
+    f = _facts(env)
+    ident = {"type": "cal-move-date", "appointment": _appointment_of_the_week(env)}
+    key = '{"appointment":["MATCH"],"type":"cal-move-date"}.value'
+    inputs = {key: (ident, (f["today"] + timedelta(days=3)).isoformat())}
+    client = f["server"].client("coordinator")
+    output = client.callback_key('{"appointment":["MATCH"],"type":"cal-move-start"}.options')
+
+    def payload(client: DashClient) -> dict[str, Any]:
+        body = client.payload(output, inputs)
+        # The browser names the concrete component whose options change.
+        body["outputs"]["id"] = {"type": "cal-move-start", "appointment": ident["appointment"]}
+        return body
+
+    return _case(env, "coordinator", output, payload=payload)
+
+
+@benchmark("callback /calendar: confirm an appointment (status change)")
+def calendar_act(env: BenchEnv) -> Case:
+    f = _facts(env)
+    booking = booking_setup(env)
+    repeat = 15
+    for c in _take(booking, repeat + 3):
+        _book(env, booking, c)
+    rows = env.sql(
+        "SELECT id, version FROM appointments WHERE notes = %s AND status = 'booked' "
+        "ORDER BY id DESC LIMIT %s",
+        (MARK, repeat + 3),
+    )
+    pending = iter(rows)
+    act = {"type": "cal-act", "action": "confirmed"}
+
+    def payload(client: DashClient) -> dict[str, Any]:
+        appointment_id, version = next(pending)
+        return client.payload(
+            "cal-result.data",
+            {'{"action":["ALL"],"type":"cal-act"}.n_clicks': [(act, 1)]},
+            {
+                "cal-selected.data": {"id": appointment_id, "opened": 1},
+                "cal-version.data": version,
+                "cal-refresh.data": 0,
+                '{"name":["ALL"],"type":"cal-field"}.value': [],
+                '{"appointment":["ALL"],"type":"cal-move-start"}.value': [],
+            },
+        )
+
+    assert f["org_id"] == booking["org_id"]
+    return _case(
+        env, "coordinator", "cal-result.data", payload=payload, repeat=repeat, expect=_has("done")
+    )
+
+
+# ------------------------------------------------------------------ /analytics
+
+
+def _analytics(f: dict[str, Any], clinic_id: int | None = None) -> dict[str, Any]:
+    from pages.analytics import default_period
+
+    first, last = default_period(f["today"])
+    return {
+        "an-start.value": first.isoformat(),
+        "an-end.value": last.isoformat(),
+        "an-clinic.value": clinic_id,
+        "an-practitioner.value": None,
+        "an-type.value": None,
+    }
+
+
+@benchmark("callback /analytics: whole organization, 12 weeks")
+def analytics_organization(env: BenchEnv) -> Case:
+    inputs = _analytics(_facts(env))
+    return _case(env, "manager", "an-kpis.children", inputs, repeat=15, expect=_has("an-kpi"))
+
+
+@benchmark("callback /analytics: one clinic, 12 weeks")
+def analytics_clinic(env: BenchEnv) -> Case:
+    f = _facts(env)
+    inputs = _analytics(f, f["clinic_id"])
+    return _case(env, "manager", "an-kpis.children", inputs, repeat=15, expect=_has("an-kpi"))
+
+
+@benchmark("callback /analytics: practitioner table as CSV")
+def analytics_csv(env: BenchEnv) -> Case:
+    state = _analytics(_facts(env))
+    return _case(
+        env,
+        "manager",
+        "an-download.data",
+        {"an-download-button.n_clicks": 1},
+        state,
+        repeat=15,
+        expect=_has(".csv"),
+    )
+
+
+@benchmark("callback pages: every callback covered")
+def coverage(env: BenchEnv) -> Case:
+    """Not a timing: names the callbacks of the benchmarked pages that no case posts."""
+    client = _facts(env)["server"].client("manager")
+    missing = []
+    for dep in client.dependencies():
+        key = str(dep["output"])
+        ids = [o.rsplit(".", 1)[0] for o in key.strip(".").split("...")]
+        on_page = any(i.lstrip('{"').startswith(p) or f'"{p}' in i for i in ids for p in PAGES)
+        if on_page and key not in COVERED:
+            missing.append(key)
+    note = "all covered" if not missing else "not benchmarked: " + "; ".join(missing)
+    print(f"    {note}", flush=True)
+    return Case(operation=lambda: time.sleep(0), repeat=1, warmup=0, note=note)
