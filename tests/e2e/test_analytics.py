@@ -93,7 +93,10 @@ def test_a_manager_filters_analytics_and_sees_the_statistics_of_the_filter(
 
     # A narrow screen (a phone): the cards and charts stack, nothing is cut off.
     page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()  # as a phone opens it (charts drawn at phone width)
     page.locator("#an-kpi-total-value").wait_for()
+    for graph in ("weekly", "hours", "lead", "types", "cancellations"):
+        page.locator(f"#an-{graph} .main-svg").first.wait_for()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways ({width}px)"
     shot(page, artifacts_dir, "analytics-narrow", e2e_backend)
