@@ -230,7 +230,30 @@ FORGERIES: list[Forgery] = [
             "/calendar?practitioner={practitioner}&clinic={clinic}&date=2026-03-19",
             "/availability?clinic={clinic}&type={type}",
             "/admin/schedules?practitioner={practitioner}&clinic={clinic}",
+            "/analytics?start=2026-03-01&end=2026-03-31&clinic={clinic}"
+            "&practitioner={practitioner}&type={type}",
         )
+    ],
+    # Analytics: each filter alone names the other organization's record.
+    *[
+        Forgery(
+            output,
+            lambda t, o, kind=kind, trigger=trigger: {
+                **trigger,
+                "an-start.value": "2026-03-01",
+                "an-end.value": "2026-03-31",
+                **{
+                    f"an-{k}.value": t[k] if k == kind else None
+                    for k in ("clinic", "practitioner", "type")
+                },
+            },
+            label=kind,
+        )
+        for output, trigger in (
+            ("an-kpis.children", {}),
+            ("an-download.data", {"an-download-button.n_clicks": 1}),
+        )
+        for kind in ("clinic", "practitioner", "type")
     ],
     # Availability.
     Forgery(
