@@ -136,7 +136,7 @@ def _case(
         repeat=repeat,
         warmup=1,
         before_each=before_each,
-        target_ms=TARGET_MS,
+        target_p95_ms=TARGET_MS,
         note=note or f"as {role}",
     )
 
