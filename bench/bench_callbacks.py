@@ -78,8 +78,8 @@ def _facts(env: BenchEnv) -> dict[str, Any]:
         ).one()
         practitioner = s.get(Practitioner, busiest[0])
         clinic = s.get(Clinic, busiest[1])
-        type_id = s.scalars(
-            select(AppointmentType.id).where(
+        type_id, minutes = s.execute(
+            select(AppointmentType.id, AppointmentType.default_duration_minutes).where(
                 AppointmentType.organization_id == org.id, AppointmentType.code == "follow-up"
             )
         ).one()
@@ -98,6 +98,7 @@ def _facts(env: BenchEnv) -> dict[str, Any]:
         "specialty": specialty,
         "clinic_id": clinic_id,
         "type_id": type_id,
+        "minutes": minutes,
         "patient_query": family[:4],
     }
     env.facts["callbacks"] = facts
@@ -246,7 +247,7 @@ def book_open_times(env: BenchEnv) -> Case:
         "book-clinic.value": f["clinic_id"],
         "book-date.value": (f["today"] + timedelta(days=2)).isoformat(),
         "book-appointment_type.value": f["type_id"],
-        "book-duration.value": 30,
+        "book-duration.value": f["minutes"],
         "book-booked.data": None,
     }
     return _case(env, "front-desk", "book-start.options", inputs, {"book-start.value": None})
@@ -266,7 +267,8 @@ def book_submit(env: BenchEnv) -> Case:
             "book-practitioner.value": c.practitioner_id,
             "book-clinic.value": c.clinic_id,
             "book-appointment_type.value": booking["type_id"],
-            "book-duration.value": 30,
+            # The type's own length: the candidates are open slots of that length.
+            "book-duration.value": f["minutes"],
             "book-start.value": c.start.isoformat(),
             "book-notes.value": MARK,
         }
