@@ -377,9 +377,11 @@ def practitioner_column_defs() -> list[dict[str, Any]]:
     for key, label in PRACTITIONER_COLUMNS:
         col: dict[str, Any] = {"field": key, "headerName": label, "sortable": True}
         if key == "name":
-            col.update(pinned="left", minWidth=250, filter=True, tooltipField="name")
+            col.update(pinned="left", minWidth=230, filter=True, tooltipField="name")
         else:
-            col.update(type="numericColumn", minWidth=100 if key in _RATE_OF else 112, flex=1)
+            # Wide enough for the header's longest word: ag-grid breaks words otherwise.
+            longest = max(len(word) for word in label.split())
+            col.update(type="numericColumn", minWidth=max(92, 9 * longest + 40), flex=1)
         if key in _RATE_OF:
             col["valueFormatter"] = {
                 "function": f"params.data.{_RATE_OF[key]} ? d3.format('.1%')(params.value) : '–'"
