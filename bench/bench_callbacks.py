@@ -34,6 +34,7 @@ from bench.bench_booking import _setup as booking_setup
 from bench.harness import BenchEnv, Case, benchmark
 from data.models import Appointment, AppointmentType, Clinic, Organization, Patient, Practitioner
 from settings import Settings
+from components.ids import dom_id
 from tests.dash_client import DashClient
 
 TARGET_MS = 300.0
@@ -142,6 +143,20 @@ def _case(
     )
 
 
+def _clicked(
+    client: DashClient,
+    output: str,
+    button: dict[str, Any],
+    inputs: dict[str, Any],
+    state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The payload of a click on a pattern-matching button: the browser names the
+    concrete button that changed, and the callbacks act only on such a click."""
+    body = client.payload(output, inputs, state)
+    body["changedPropIds"] = [f"{dom_id(button)}.n_clicks"]
+    return body
+
+
 def _has(text: str) -> Callable[[Any], bool]:
     return lambda answer: text in answer.text
 
@@ -192,7 +207,13 @@ def availability_pick(env: BenchEnv) -> Case:
     f = _facts(env)
     button = {"type": "av-pick", "clinic": f["clinic_id"], "where": "overview"}
     inputs = {'{"clinic":["ALL"],"type":"av-pick","where":["ALL"]}.n_clicks': [(button, 1)]}
-    return _case(env, "coordinator", "av-clinic.value", inputs, {"av-clinic.value": None})
+    return _case(
+        env,
+        "coordinator",
+        "av-clinic.value",
+        payload=lambda c: _clicked(c, "av-clinic.value", button, inputs, {"av-clinic.value": None}),
+        expect=_has(f'"value":{f["clinic_id"]}'),
+    )
 
 
 # ------------------------------------------------------------------ /book
@@ -340,7 +361,13 @@ def _appointment_of_the_week(env: BenchEnv) -> int:
 def calendar_open_panel(env: BenchEnv) -> Case:
     chip = {"type": "cal-appt", "id": _appointment_of_the_week(env)}
     inputs = {'{"id":["ALL"],"type":"cal-appt"}.n_clicks': [(chip, 1)]}
-    return _case(env, "coordinator", "cal-selected.data", inputs)
+    return _case(
+        env,
+        "coordinator",
+        "cal-selected.data",
+        payload=lambda c: _clicked(c, "cal-selected.data", chip, inputs),
+        expect=_has('"is_open":true'),
+    )
 
 
 @benchmark("callback /calendar: an appointment's panel (details, history)")
@@ -385,8 +412,10 @@ def calendar_act(env: BenchEnv) -> Case:
 
     def payload(client: DashClient) -> dict[str, Any]:
         appointment_id, version = next(pending)
-        return client.payload(
+        return _clicked(
+            client,
             "cal-result.data",
+            act,
             {'{"action":["ALL"],"type":"cal-act"}.n_clicks': [(act, 1)]},
             {
                 "cal-selected.data": {"id": appointment_id, "opened": 1},
