@@ -32,9 +32,9 @@ from app import create_app
 from bench.bench_booking import MARK, _book, _take
 from bench.bench_booking import _setup as booking_setup
 from bench.harness import BenchEnv, Case, benchmark
+from components.ids import dom_id
 from data.models import Appointment, AppointmentType, Clinic, Organization, Patient, Practitioner
 from settings import Settings
-from components.ids import dom_id
 from tests.dash_client import DashClient
 
 TARGET_MS = 300.0
