@@ -428,7 +428,7 @@ def calendar_act(env: BenchEnv) -> Case:
 
     assert f["org_id"] == booking["org_id"]
     return _case(
-        env, "coordinator", "cal-result.data", payload=payload, repeat=repeat, expect=_has("done")
+        env, "admin", "cal-result.data", payload=payload, repeat=repeat, expect=_has("done")
     )
 
 
