@@ -92,6 +92,9 @@ def test_coordinator_finds_room_books_it_and_sees_it_in_the_calendar(
     # Follow-ups at Harbor Main Clinic: its grid of open times.
     page.locator("#av-type").click()
     page.get_by_role("option", name="Follow-up").click()
+    # The type re-renders the day list; a click on its old "Show slots" button while that
+    # answer is on its way is lost on a slow machine, so let the page settle first.
+    page.wait_for_load_state("networkidle")
     page.locator("#av-day-list").get_by_role("row", name="Harbor Main Clinic").get_by_role(
         "button", name="Show slots"
     ).click()
