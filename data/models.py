@@ -23,12 +23,16 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    event,
     func,
+    inspect,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from data.local_facts import set_local_facts
 from data.types import JSONType, UTCDateTime
 from data.vocabulary import (
     API_TOKEN_SCOPES,
@@ -367,6 +371,12 @@ class Appointment(Base):
     # exclusive appointment of theirs may overlap it (see the exclusion constraint).
     # False for group seats, capacity>1 blocks and imported history.
     exclusive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Clinic-local facts of start_at and booked_at for statistics, derived in one place
+    # (data/local_facts.py) and set by every writer: local calendar date and hour (NULL
+    # for date-only rows) of the start, and the lead time in local days.
+    local_date: Mapped[date] = mapped_column(Date)
+    local_hour: Mapped[int | None] = mapped_column(SmallInteger)
+    lead_days: Mapped[int] = mapped_column(Integer)
     external_id: Mapped[str | None] = mapped_column(String(64))
     # The recurring series it was booked in, if any (an ordinary appointment otherwise).
     series_id: Mapped[int | None] = mapped_column(ForeignKey("appointment_series.id"), index=True)
@@ -381,6 +391,22 @@ class Appointment(Base):
     practitioner: Mapped[Practitioner] = relationship()
     clinic: Mapped[Clinic] = relationship()
     appointment_type: Mapped[AppointmentType] = relationship()
+
+
+_FACT_SOURCES = ("start_at", "booked_at", "date_only", "clinic_id")
+
+
+@event.listens_for(Appointment, "before_insert")
+def _facts_on_insert(mapper: Any, connection: Connection, target: Appointment) -> None:
+    set_local_facts(connection, target)
+
+
+@event.listens_for(Appointment, "before_update")
+def _facts_on_update(mapper: Any, connection: Connection, target: Appointment) -> None:
+    # Only when what they derive from changed (a status change needs no clinic lookup).
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in _FACT_SOURCES):
+        set_local_facts(connection, target)
 
 
 class ActivityEvent(Base):

@@ -27,6 +27,7 @@ import pandas as pd
 from sqlalchemy import func, select, text
 
 from data.db import Database
+from data.local_facts import local_facts_frame
 from data.models import Base
 
 # --------------------------------------------------------------------------- plans
@@ -1045,6 +1046,7 @@ def _generate_org(
     appts["series_id"] = None  # the demo history books no recurring series
     appts["created_by_user_id"] = None
     appts["date_only"] = False
+    appts = appts.join(local_facts_frame(appts, clinic_tz))
     # Individual visits hold the practitioner's whole time; group seats share it.
     appts["exclusive"] = ~group_mask
     appts["notes"] = None
@@ -1641,7 +1643,7 @@ def _sqlite_rows(df: pd.DataFrame, table_name: str) -> list[tuple[object, ...]]:
 
 
 def _isnull(v: object) -> bool:
-    if v is None or v is pd.NaT:
+    if v is None or v is pd.NaT or v is pd.NA:
         return True
     return isinstance(v, float) and math.isnan(v)
 

@@ -2,12 +2,10 @@
 
 Every appointment of a period is read once, by one statement, and leaves the database as
 a few thousand grouped rows; pandas shapes those. The statement works in each clinic's
-local time without per-row time-zone calls (SQLite has none, and PostgreSQL's are slow at
-this volume): the UTC offsets that apply around the period are worked out here (zoneinfo,
-DST-correct) and written into the SQL as a small decision tree that compares the stored
-instant with the transition instants. Local seconds since 1970 = epoch seconds + offset;
-local days, hours, weekdays and calendar dates follow by arithmetic, the same on both
-stores.
+local time without any time-zone work at query time: every appointment stores its
+clinic-local date, hour and booking lead time (``data/local_facts.py``, set by every
+writer), so the period filter is a plain indexed range on ``local_date`` and day numbers,
+hours and weekdays follow by arithmetic, the same on both stores.
 
 The one statement groups three ways at once (GROUPING SETS on PostgreSQL, UNION ALL over
 a shared derived table on SQLite):
@@ -29,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -85,10 +82,6 @@ _SET_KEYS = {
     HOURS: ("lh", "date_only", "status", "past"),
     COHORTS: ("lead_bucket", "reminder_sent", "age_group", "status", "past"),
 }
-# A booking this long before the period (or after it) is in the "31+" (or "after") bucket
-# whatever its exact offset, so offsets are only needed from this far around the period.
-_LEAD_MARGIN_BEFORE = timedelta(days=33)
-_LEAD_MARGIN_AFTER = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -111,39 +104,6 @@ class StatsScope:
 
 
 # --------------------------------------------------------------------------- time zones
-
-
-@lru_cache(maxsize=256)
-def offset_segments(zone: str, lo_epoch: int, hi_epoch: int) -> tuple[tuple[int, int], ...]:
-    """The UTC offsets of ``zone`` between two instants (epoch seconds).
-
-    Returns ``((from_epoch, offset_seconds), ...)`` ordered by time; the first entry starts
-    at ``lo_epoch``. Transitions are found day by day and then bisected to the second, so
-    zones whose changes fall on odd minutes are exact too.
-    """
-    tz = ZoneInfo(zone)
-
-    def offset(epoch: int) -> int:
-        delta = datetime.fromtimestamp(epoch, UTC).astimezone(tz).utcoffset()
-        return int(delta.total_seconds()) if delta is not None else 0
-
-    segments = [(lo_epoch, offset(lo_epoch))]
-    t = lo_epoch
-    while t < hi_epoch:
-        nxt = min(t + 86400, hi_epoch)
-        if offset(nxt) == segments[-1][1]:
-            t = nxt
-            continue
-        before, after = t, nxt
-        while after - before > 1:
-            mid = (before + after) // 2
-            if offset(mid) == segments[-1][1]:
-                before = mid
-            else:
-                after = mid
-        segments.append((after, offset(after)))
-        t = after
-    return tuple(segments)
 
 
 def local_midnight(day: date, zone: str) -> datetime:
@@ -176,10 +136,11 @@ class _Dialect:
         an array built once per statement, or None where the store has no arrays."""
         return None
 
-    def epoch(self, column: str) -> str:
+    def day_number(self, column: str) -> str:
+        """Days since 1970-01-01 of a DATE column."""
         raise NotImplementedError
 
-    def floor_div(self, value: str, by: int) -> str:
+    def date(self, value: date) -> str:
         raise NotImplementedError
 
     def timestamp(self, value: datetime) -> str:
@@ -187,11 +148,6 @@ class _Dialect:
 
     def birth_ymd(self, column: str) -> str:
         raise NotImplementedError
-
-    def lookup(self, column: str, values: dict[int, int]) -> str:
-        """``values[column]`` for a small int-to-int map."""
-        cases = " ".join(f"WHEN {k} THEN {v}" for k, v in sorted(values.items()))
-        return f"CASE {column} {cases} END"
 
     def grouped(self, derived: str) -> str:
         raise NotImplementedError
@@ -223,26 +179,17 @@ class _Postgres(_Dialect):
         )
         return f"NULLIF({births}[a.patient_id - {int(first_id) - 1}], 0)"
 
-    def epoch(self, column: str) -> str:
-        return f"date_part('epoch', {column})"
+    def day_number(self, column: str) -> str:
+        return f"({column} - DATE '1970-01-01')"
 
-    def floor_div(self, value: str, by: int) -> str:
-        return f"floor({value} / {by})"
+    def date(self, value: date) -> str:
+        return f"DATE '{value.isoformat()}'"
 
     def timestamp(self, value: datetime) -> str:
         return f"TIMESTAMPTZ '{value.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}+00'"
 
     def birth_ymd(self, column: str) -> str:
         return f"CAST(to_char({column}, 'YYYYMMDD') AS integer)"
-
-    def lookup(self, column: str, values: dict[int, int]) -> str:
-        # An array subscript costs one step whatever the number of clinics, as long as the
-        # ids are close enough together for a small array.
-        lo, hi = min(values), max(values)
-        if hi - lo >= 4 * len(values) + 256:
-            return super().lookup(column, values)
-        items = ",".join(str(values.get(k, -1)) for k in range(lo, hi + 1))
-        return f"('{{{items}}}'::int[])[{column} - {lo - 1}]"
 
     def grouped(self, derived: str) -> str:
         sets = ", ".join(f"({', '.join(keys)})" for keys in _SET_KEYS.values())
@@ -258,12 +205,12 @@ class _SQLite(_Dialect):
     name = "sqlite"
     fence = "LIMIT -1 OFFSET 0"
 
-    def epoch(self, column: str) -> str:
-        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text; %s truncates to whole seconds.
-        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+    def day_number(self, column: str) -> str:
+        # Stored as 'YYYY-MM-DD'; julianday() of a date is its midnight, an exact .5 value.
+        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
-    def floor_div(self, value: str, by: int) -> str:
-        return f"({value} / {by})"  # integer division; every value here is positive
+    def date(self, value: date) -> str:
+        return f"'{value.isoformat()}'"
 
     def timestamp(self, value: datetime) -> str:
         # Whole seconds without a fraction, so that the comparison is right whether a value
@@ -326,14 +273,10 @@ class AggregateStatement:
         self.d = dialect_for(dialect)
         self.scope = scope
         self.zones = sorted({tz for _, tz in clinics})
-        self.zone_of = {cid: self.zones.index(tz) for cid, tz in clinics}
         after_end = scope.end + timedelta(days=1)
         # Widest UTC window that holds every clinic's local dates of the period.
         self.lo = min(local_midnight(scope.start, z) for z in self.zones)
         self.hi = max(local_midnight(after_end, z) for z in self.zones)
-        lo_epoch = int((self.lo - _LEAD_MARGIN_BEFORE).timestamp())
-        hi_epoch = int((self.hi + _LEAD_MARGIN_AFTER).timestamp())
-        self.segments = [offset_segments(z, lo_epoch, hi_epoch) for z in self.zones]
         self.first_day = day_number(scope.start)
         self.last_day = day_number(scope.end)
         self.first_patient_id = first_patient_id
@@ -344,22 +287,6 @@ class AggregateStatement:
 
     def prelude(self) -> list[str]:
         return self.d.prelude(self.wide)
-
-    def _offset(self, column: str) -> str:
-        """UTC offset (seconds) of the clinic's zone at the instant in ``column``:
-        comparisons of the raw column with the transition instants, no per-row zone call."""
-        trees = [
-            _tree(
-                [self.d.timestamp(datetime.fromtimestamp(t, UTC)) for t, _ in segs[1:]],
-                [str(offset) for _, offset in segs],
-                column,
-            )
-            for segs in self.segments
-        ]
-        if len(trees) == 1:
-            return trees[0]
-        cases = " ".join(f"WHEN {i} THEN {t}" for i, t in enumerate(trees))
-        return f"CASE {self.d.lookup('a.clinic_id', self.zone_of)} {cases} END"
 
     def _ymd(self, day_column: str) -> str:
         """YYYYMMDD of a day number, from the months around the period (no date calls)."""
@@ -380,8 +307,8 @@ class AggregateStatement:
         d, s = self.d, self.scope
         filters = [
             f"a.organization_id = {int(s.organization_id)}",
-            f"a.start_at >= {d.timestamp(self.lo)}",
-            f"a.start_at < {d.timestamp(self.hi)}",
+            f"a.local_date >= {d.date(s.start)}",
+            f"a.local_date <= {d.date(s.end)}",
         ]
         if s.practitioner_id is not None:
             filters.append(f"a.practitioner_id = {int(s.practitioner_id)}")
@@ -420,28 +347,19 @@ class AggregateStatement:
             patients = ""
         keep = "practitioner_id, clinic_id, type_id, category, status, date_only, "
         keep += "reminder_sent, minutes, past"
-        # ls, lb: clinic-local wall time of the start and of the booking, as seconds since
-        # 1970-01-01 00:00 local; computed once per row, then fenced.
+        # The clinic-local date, hour and lead time are stored on every row
+        # (data/local_facts.py): day numbers and hours follow by arithmetic.
         r1 = (
             "SELECT a.practitioner_id, a.clinic_id, a.appointment_type_id AS type_id, "
             "a.cancellation_category AS category, a.status, a.date_only, a.reminder_sent, "
             f"a.duration_minutes AS minutes, {past} AS past, {birth} AS birth, "
-            f"{d.epoch('a.start_at')} + {self._offset('a.start_at')} AS ls, "
-            f"{d.epoch('a.booked_at')} + {self._offset('a.booked_at')} AS lb "
+            f"{d.day_number('a.local_date')} AS day, a.local_hour AS hour, a.lead_days AS lead "
             f"FROM appointments a {patients} "
             f"WHERE {' AND '.join(filters)} {d.fence}"
         )
-        day = d.floor_div("ls", 86400)
-        local_filter = ""
-        if len(self.zones) > 1:
-            # The UTC window is the union of the clinics' days; keep each clinic's own.
-            local_filter = (
-                f"WHERE ls >= {self.first_day * 86400} AND ls < {(self.last_day + 1) * 86400}"
-            )
         r3 = (
-            f"SELECT {keep}, {d.floor_div('ls', 3600)} AS lh, "
-            f"{day} - {d.floor_div('lb', 86400)} AS lead, "
-            f"{self._ymd(day)} - birth AS age FROM ({r1}) r1 {local_filter} {d.fence}"
+            f"SELECT {keep}, day * 24 + COALESCE(hour, 0) AS lh, lead, "
+            f"{self._ymd('day')} - birth AS age FROM ({r1}) r1 {d.fence}"
         )
         lead = (
             f"CASE WHEN lead < 0 THEN {LEAD_AFTER} WHEN lead = 0 THEN {LEAD_SAME_DAY} "

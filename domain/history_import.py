@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.bulk import insert_skipping_existing, lock_for_import, refresh_statistics
+from data.local_facts import local_facts_frame
 from data.models import (
     ActivityEvent,
     Appointment,
@@ -700,6 +701,7 @@ def import_history(
             type_id=type_id,
             fmt=fmt,
             now=now,
+            clinic_tz={c.id: c.timezone for c in clinics.values()},
         )
         report.appointments_imported = insert_skipping_existing(
             session,
@@ -876,9 +878,21 @@ def _appointment_rows(
     type_id: int,
     fmt: HistoryFormat,
     now: datetime,
+    clinic_tz: Mapping[int, str],
 ) -> pd.DataFrame:
     clinics = new["clinic"].map(dict(clinic_id)).astype("int64")
     stamp = pd.Series(pd.Timestamp(now), index=new.index).astype("datetime64[us, UTC]")
+    facts = local_facts_frame(
+        pd.DataFrame(
+            {
+                "clinic_id": clinics,
+                "start_at": new["start_at"],
+                "booked_at": new["booked_at"],
+                "date_only": fmt.date_only,
+            }
+        ),
+        clinic_tz,
+    )
     return pd.DataFrame(
         {
             "organization_id": org_id,
@@ -895,6 +909,9 @@ def _appointment_rows(
             "date_only": fmt.date_only,
             # History is recorded, not booked: it takes no part in the no-overlap rule.
             "exclusive": False,
+            "local_date": facts["local_date"],
+            "local_hour": facts["local_hour"],
+            "lead_days": facts["lead_days"],
             "external_id": new["appointment_id"].astype(object),
             "created_at": stamp,
             "updated_at": stamp,

@@ -1,8 +1,7 @@
-"""Pure parts of the statistics: UTC offset segments and scheduled capacity."""
+"""Pure parts of the statistics: scheduled capacity and rates."""
 
 from __future__ import annotations
 
-import bisect
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -10,43 +9,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.stats_queries import offset_segments
 from domain.capacity import capacity_by_week
 from domain.stats import Outcomes, rate
-
-LO = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
-HI = int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
-
-
-def _epoch(*args: int) -> int:
-    return int(datetime(*args, tzinfo=UTC).timestamp())
-
-
-def test_new_york_changes_offset_at_the_exact_second_of_each_dst_switch() -> None:
-    segments = offset_segments("America/New_York", LO, HI)
-    assert segments == (
-        (LO, -5 * 3600),
-        (_epoch(2025, 3, 9, 7), -4 * 3600),
-        (_epoch(2025, 11, 2, 6), -5 * 3600),
-        (_epoch(2026, 3, 8, 7), -4 * 3600),
-        (_epoch(2026, 11, 1, 6), -5 * 3600),
-    )
-    assert offset_segments("America/Phoenix", LO, HI) == ((LO, -7 * 3600),)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    zone=st.sampled_from(
-        ["America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Sao_Paulo"]
-    ),
-    instant=st.integers(min_value=LO, max_value=HI - 1),
-)
-def test_offset_segments_agree_with_zoneinfo_at_any_instant(zone: str, instant: int) -> None:
-    segments = offset_segments(zone, LO, HI)
-    starts = [s[0] for s in segments]
-    offset = segments[bisect.bisect_right(starts, instant) - 1][1]
-    real = datetime.fromtimestamp(instant, UTC).astimezone(ZoneInfo(zone)).utcoffset()
-    assert real is not None and offset == real.total_seconds()
 
 
 def _schedules(*rows: tuple[int, int, int, time, time, int]) -> pd.DataFrame:
