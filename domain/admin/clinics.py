@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from data.local_facts import refresh_local_facts
 from data.models import Clinic, Schedule
 from data.vocabulary import MAX_NAME_LENGTH
 from domain.actor import Actor
@@ -144,6 +145,10 @@ def update_clinic(
                 "Confirm to change the time zone anyway; the appointments are kept and "
                 "listed for rescheduling.",
             )
+            # Every appointment's stored clinic-local date and hour follow the new zone
+            # (past ones too: the statistics read them).
+            s.flush()
+            refresh_local_facts(s.connection(), clinic.id)
         clinic.name, clinic.address = clean_name, clean_address
         after = _state(clinic)
         diff = changes(before, after)
