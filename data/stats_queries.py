@@ -305,8 +305,12 @@ class AggregateStatement:
 
     def sql(self) -> str:
         d, s = self.d, self.scope
+        # The local dates decide; the UTC window around them (a superset) lets the
+        # existing (organization | practitioner | clinic, start_at) indexes find the rows.
         filters = [
             f"a.organization_id = {int(s.organization_id)}",
+            f"a.start_at >= {d.timestamp(self.lo)}",
+            f"a.start_at < {d.timestamp(self.hi)}",
             f"a.local_date >= {d.date(s.start)}",
             f"a.local_date <= {d.date(s.end)}",
         ]

@@ -362,3 +362,22 @@ def test_the_console_command_explains_an_unreadable_file(
     assert run_cli(db, str(path), "--organization", "V", "--format", KAGGLE) == 2
     err = capsys.readouterr().err
     assert "line 1: missing column(s) PatientId" in err and "nothing was imported" in err
+
+
+def test_imported_rows_store_local_facts_and_a_date_only_row_has_no_hour(
+    ctx: AppContext, tmp_path: Path
+) -> None:
+    import_history(
+        ctx, write_csv(tmp_path / "h.csv", *ROWS), organization="Vitória", format_name=KAGGLE
+    )
+    with ctx.db.read() as s:
+        by_id = {
+            a.external_id: (a.local_date, a.local_hour, a.lead_days, a.booked_at)
+            for a in s.scalars(select(Appointment))
+        }
+    # Visit on 2016-04-29 (local midnight, 03:00 UTC), booked that afternoon.
+    assert by_id["5642903"][:3] == (date(2016, 4, 29), None, 0)
+    local_date, hour, lead, booked = by_id["5642503"]
+    assert (local_date, hour) == (date(2016, 5, 2), None)
+    assert lead == (date(2016, 5, 2) - booked.astimezone(SAO_PAULO).date()).days
+    assert all(facts[1] is None for facts in by_id.values())

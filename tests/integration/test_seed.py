@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from data.db import Database
 from data.migrate import upgrade
@@ -163,3 +163,25 @@ def test_the_demo_has_one_sign_in_per_role_with_the_password_the_readme_gives(
         assert f"`{plan.email}`" in readme and f"`{plan.password}`" in readme
         if plan.role == "practitioner":
             assert row[4] is not None and row[6] == row[5]  # the account is that doctor
+
+
+def test_every_seeded_appointment_stores_its_clinic_local_facts(demo_db: Database) -> None:
+    from data.local_facts import local_facts
+    from data.models import Appointment, Clinic
+
+    with demo_db.read() as s:
+        zones = dict(s.execute(select(Clinic.id, Clinic.timezone)).all())
+        found = s.execute(
+            select(
+                Appointment.clinic_id,
+                Appointment.start_at,
+                Appointment.booked_at,
+                Appointment.date_only,
+                Appointment.local_date,
+                Appointment.local_hour,
+                Appointment.lead_days,
+            )
+        ).all()
+    assert len(found) > 1000
+    wrong = [r for r in found if local_facts(r[1], r[2], r[3], zones[r[0]]) != (r[4], r[5], r[6])]
+    assert wrong == []

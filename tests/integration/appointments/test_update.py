@@ -163,3 +163,36 @@ def test_a_move_into_a_reserved_block_needs_the_blocks_type(world: World) -> Non
     assert view.appointment_type_code == "group-therapy"
     with world.db.read() as s:
         assert s.get_one(Appointment, booked.id).exclusive is False  # a seat among three
+
+
+def test_booking_and_rescheduling_store_the_clinic_local_date_hour_and_lead(
+    world: World,
+) -> None:
+    from datetime import time
+
+    from data.models import Clinic, Practitioner
+    from tests.factories import make_schedule
+
+    with world.db.transaction() as s:
+        make_schedule(
+            s,
+            s.get_one(Practitioner, world.practitioner_id),
+            s.get_one(Clinic, world.clinic_id),
+            weekdays=(1,),
+            start=time(19),
+            end=time(22),
+        )
+    # 20:00 on Tuesday in New York is 01:00 UTC on Wednesday; booked Monday 08:00.
+    booked = world.book(at(TUESDAY, 20))
+    assert at(TUESDAY, 20).date() == WEDNESDAY
+
+    def facts() -> tuple[object, object, object]:
+        with world.db.read() as s:
+            a = s.get_one(Appointment, booked.id)
+            return a.local_date, a.local_hour, a.lead_days
+
+    assert facts() == (TUESDAY, 20, 1)
+    _update(world, booked.id, start=at(WEDNESDAY, 10))
+    assert facts() == (WEDNESDAY, 10, 2)
+    _update(world, booked.id, start=at(THURSDAY, 9))
+    assert facts() == (THURSDAY, 9, 3)
