@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bench.harness import BenchEnv, Case, benchmark
+from data.local_facts import local_facts
 from data.models import AppointmentType, Organization, Patient
 from domain.actor import Actor
 from domain.appointments import create_appointment
@@ -217,13 +218,19 @@ def _floor(env: BenchEnv, facts: dict[str, Any], c: Candidate) -> None:
         for sql, _ in _FLOOR_READS:
             cur.execute(sql, p)
             cur.fetchall()
+        # The service looks the clinic's zone up for the stored local facts too.
+        cur.execute("SELECT timezone FROM clinics WHERE id = %(cid)s", p)
+        (zone,) = cur.fetchone()  # type: ignore[misc]
+        local_date, local_hour, lead_days = local_facts(c.start, now, False, zone)
         cur.execute(
             "INSERT INTO appointments (organization_id, patient_id, practitioner_id, clinic_id, "
             "appointment_type_id, start_at, end_at, duration_minutes, status, notes, booked_at, "
-            "reminder_sent, date_only, exclusive, created_at, updated_at, version) VALUES "
+            "reminder_sent, date_only, exclusive, local_date, local_hour, lead_days, "
+            "created_at, updated_at, version) VALUES "
             "(%(org)s, %(patient)s, %(pid)s, %(cid)s, %(type)s, %(start)s, %(end)s, 20, "
-            "'booked', %(mark)s, %(now)s, false, false, true, %(now)s, %(now)s, 1) RETURNING id",
-            {**p, "mark": MARK, "now": now},
+            "'booked', %(mark)s, %(now)s, false, false, true, %(ld)s, %(lh)s, %(lead)s, "
+            "%(now)s, %(now)s, 1) RETURNING id",
+            {**p, "mark": MARK, "now": now, "ld": local_date, "lh": local_hour, "lead": lead_days},
         )
         (appointment_id,) = cur.fetchone()  # type: ignore[misc]
         cur.execute(
