@@ -127,7 +127,7 @@ def test_the_migration_fills_the_facts_of_existing_rows(new_db_url: str) -> None
                 booked_at=local(date(2026, 3, 9), time(8), LA),
             )
             ids = (timed.id, day_only.id)
-        downgrade(new_db_url, "7dbf440fd226")
+        downgrade(new_db_url, "5b1e0c9d7a31")
         upgrade(new_db_url)
         assert _facts(db, ids[0]) == (date(2026, 11, 1), 1, 3)
         assert _facts(db, ids[1]) == (date(2026, 3, 8), None, -1)

@@ -1,7 +1,7 @@
 """appointment clinic-local facts for statistics
 
 Revision ID: 5b1c0ca1f4c7
-Revises: 7dbf440fd226
+Revises: 5b1e0c9d7a31
 Create Date: 2026-11-28 03:55:00.000000
 
 Adds local_date, local_hour and lead_days (see data/local_facts.py) and fills them for
@@ -19,7 +19,7 @@ from alembic import op
 from data.local_facts import refresh_local_facts
 
 revision: str = "5b1c0ca1f4c7"
-down_revision: str | None = "7dbf440fd226"
+down_revision: str | None = "5b1e0c9d7a31"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
