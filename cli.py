@@ -422,6 +422,46 @@ def _set_reminders(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _set_holds_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: the only one)")
+    p.add_argument("--hold-minutes", type=int, default=None, help="booking-form hold, 1-60")
+    p.add_argument(
+        "--offer-minutes", type=int, default=None, help="how long a waitlist offer stays open"
+    )
+
+
+@command(
+    "set-holds",
+    "set how long the booking form holds a time and a waitlist offer keeps its seat",
+    _set_holds_args,
+)
+def _set_holds(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.actor import Actor
+    from domain.errors import BookingError
+    from domain.holds import set_hold_settings
+
+    ctx = _context(settings)
+    try:
+        org = _organization_or_exit(ctx, args.organization)
+        saved = set_hold_settings(
+            ctx,
+            Actor.system("appointments set-holds", org.id),
+            org.id,
+            hold_minutes=args.hold_minutes,
+            waitlist_offer_minutes=args.offer_minutes,
+        )
+    except BookingError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        ctx.db.dispose()
+    print(
+        f"{org.name}: holds last {saved['hold_minutes']} min, waitlist offers "
+        f"{saved['waitlist_offer_minutes']} min"
+    )
+    return 0
+
+
 def _feed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--organization", default=None, help="name or id (default: the only one)")
     p.add_argument("--practitioner-id", type=int, required=True)

@@ -6,9 +6,9 @@ seconds computed by the database (``epoch``), which spares a datetime object per
 
 - ``fetch_directory``: an organization's configuration (settings, clinics, appointment
   types, practitioners, schedule blocks with their assignment periods); cached.
-- ``fetch_calendar``: the exceptions and time-holding appointments of a set of
-  practitioners (or the whole organization) over a UTC interval; two statements whatever
-  the number of days.
+- ``fetch_calendar``: the exceptions, time-holding appointments and live slot holds of a
+  set of practitioners (or the whole organization) over a UTC interval; three statements
+  whatever the number of days.
 - ``fetch_schedules``: the blocks of a set of practitioners over a date span, for the
   booking path, which reads everything fresh inside its transaction.
 
@@ -44,6 +44,7 @@ from data.models import (
     Practitioner,
     Schedule,
     ScheduleException,
+    SlotHold,
 )
 from data.vocabulary import TIME_HOLDING_STATUSES
 
@@ -245,7 +246,33 @@ def _appointments(scoped: bool) -> Any:
     return stmt
 
 
-_CALENDAR = {scoped: (_exceptions(scoped), _appointments(scoped)) for scoped in (False, True)}
+def _holds(scoped: bool) -> Any:
+    """Slot holds not expired at ``now``, except the ones the caller ignores (its own:
+    the holder's booking consumes them rather than competing with them)."""
+    stmt = select(
+        SlotHold.id,
+        SlotHold.practitioner_id,
+        SlotHold.clinic_id,
+        epoch(SlotHold.start_at),
+        epoch(SlotHold.end_at),
+        epoch(SlotHold.expires_at),
+    ).where(
+        SlotHold.organization_id == bindparam("org"),
+        SlotHold.expires_at > bindparam("now"),
+        SlotHold.start_at < bindparam("hi"),
+        SlotHold.end_at > bindparam("lo"),
+        # 0 matches no row: one compiled statement serves callers that ignore nothing.
+        or_(SlotHold.user_id.is_(None), SlotHold.user_id != bindparam("ignore_user")),
+        SlotHold.id != bindparam("ignore_hold"),
+    )
+    if scoped:
+        stmt = stmt.where(SlotHold.practitioner_id.in_(bindparam("pids", expanding=True)))
+    return stmt
+
+
+_CALENDAR = {
+    scoped: (_exceptions(scoped), _appointments(scoped), _holds(scoped)) for scoped in (False, True)
+}
 
 
 @dataclass(frozen=True)
@@ -254,6 +281,26 @@ class CalendarRows:
     exceptions: Sequence[Sequence[Any]]
     # (id, practitioner_id, clinic_id, start_ts, end_ts), time-holding only
     appointments: Sequence[Sequence[Any]]
+    # (id, practitioner_id, clinic_id, start_ts, end_ts, expires_ts): live slot holds,
+    # each taking a seat like an appointment until it expires
+    holds: Sequence[Sequence[Any]] = ()
+
+    def seat_takers(self) -> list[tuple[Any, ...]]:
+        """Appointments and holds alike as (id, practitioner_id, clinic_id, start_ts,
+        end_ts); a hold's id is negated so it can never be taken for an appointment's."""
+        return [tuple(r) for r in self.appointments] + [
+            (-h[0], h[1], h[2], h[3], h[4]) for h in self.holds
+        ]
+
+    def hold_expiries(self) -> dict[int, int]:
+        """The earliest expiry (POSIX seconds) among each practitioner's holds: what was
+        computed from these rows is wrong from that instant on."""
+        out: dict[int, int] = {}
+        for h in self.holds:
+            pid, expires = int(h[1]), int(h[5])
+            if pid not in out or expires < out[pid]:
+                out[pid] = expires
+        return out
 
 
 def fetch_calendar(
@@ -263,11 +310,16 @@ def fetch_calendar(
     lo_ts: int,
     hi_ts: int,
     max_appointment_seconds: int,
+    *,
+    now: datetime | None = None,
+    ignore_holds_of_user: int | None = None,
+    ignore_hold_id: int | None = None,
 ) -> CalendarRows:
-    """Exceptions and time-holding appointments overlapping [lo_ts, hi_ts) (POSIX
-    seconds) of some practitioners (None: the whole organization), in two statements
-    whatever the number of days."""
-    exceptions_q, appointments_q = _CALENDAR[practitioner_ids is not None]
+    """Exceptions, time-holding appointments and slot holds live at ``now`` (None: no
+    holds) overlapping [lo_ts, hi_ts) (POSIX seconds) of some practitioners (None: the
+    whole organization), in three statements whatever the number of days. The holds of
+    ``ignore_holds_of_user`` and the hold ``ignore_hold_id`` are left out."""
+    exceptions_q, appointments_q, holds_q = _CALENDAR[practitioner_ids is not None]
     params: dict[str, Any] = {
         "org": organization_id,
         "lo": ts_param(lo_ts),
@@ -278,7 +330,38 @@ def fetch_calendar(
         if not practitioner_ids:
             return CalendarRows([], [])
         params["pids"] = list(practitioner_ids)
+    holds: list[Any] = []
+    if now is not None:
+        hold_params = {
+            **params,
+            "now": now,
+            "ignore_user": ignore_holds_of_user or 0,
+            "ignore_hold": ignore_hold_id or 0,
+        }
+        del hold_params["reach"]
+        holds = list(conn.execute(holds_q, hold_params).all())
     return CalendarRows(
         exceptions=list(conn.execute(exceptions_q, params).all()),
         appointments=list(conn.execute(appointments_q, params).all()),
+        holds=holds,
     )
+
+
+_LIVE_HOLD = (
+    select(SlotHold.id)
+    .where(
+        SlotHold.organization_id == bindparam("org"),
+        SlotHold.user_id == bindparam("user"),
+        SlotHold.practitioner_id == bindparam("pid"),
+        SlotHold.expires_at > bindparam("now"),
+    )
+    .limit(1)
+)
+
+
+def has_live_hold(
+    conn: Connection, organization_id: int, user_id: int, practitioner_id: int, now: datetime
+) -> bool:
+    """Whether the staff member holds one of the practitioner's seats at ``now``."""
+    params = {"org": organization_id, "user": user_id, "pid": practitioner_id, "now": now}
+    return conn.execute(_LIVE_HOLD, params).first() is not None

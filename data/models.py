@@ -46,6 +46,8 @@ from data.vocabulary import (
     REMINDER_CHANNELS,
     REMINDER_STATUSES,
     ROLES,
+    WAITLIST_OFFER_STATUSES,
+    WAITLIST_STATUSES,
     sql_in,
 )
 
@@ -569,3 +571,108 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class WaitlistEntry(Base):
+    """A patient waiting for a seat with a practitioner, or with anyone of a specialty
+    (optionally at one clinic), on a local date between ``earliest_date`` and
+    ``latest_date`` and, when given, at preferred times of day (``day_parts`` such as
+    "morning,evening", or the local range ``time_from``-``time_to``). Entries are offered
+    freed seats in the order they joined (``created_at``, then id)."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(WAITLIST_STATUSES)}", name="status_known"),
+        CheckConstraint(
+            "practitioner_id IS NOT NULL OR specialty IS NOT NULL", name="wanted_present"
+        ),
+        CheckConstraint("latest_date >= earliest_date", name="window_order"),
+        CheckConstraint(
+            "(time_from IS NULL AND time_to IS NULL)"
+            " OR (time_from IS NOT NULL AND time_to IS NOT NULL AND time_to > time_from)",
+            name="time_range_order",
+        ),
+        Index("ix_waitlist_entries_org_status_created", "organization_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioners.id"))
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    appointment_type_id: Mapped[int] = mapped_column(ForeignKey("appointment_types.id"))
+    earliest_date: Mapped[date] = mapped_column(Date)
+    latest_date: Mapped[date] = mapped_column(Date)
+    day_parts: Mapped[str | None] = mapped_column(String(40))
+    time_from: Mapped[time | None] = mapped_column(Time)
+    time_to: Mapped[time | None] = mapped_column(Time)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    notes: Mapped[str | None] = mapped_column(Text)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WaitlistOffer(Base):
+    """One freed seat offered to one waitlist entry, open until it is booked, declined
+    or expires (``expires_at``, judged by time when read). While open, a slot hold keeps
+    the seat for the entry; an entry never gets the same seat offered twice."""
+
+    __tablename__ = "waitlist_offers"
+    __table_args__ = (
+        CheckConstraint(f"status IN {sql_in(WAITLIST_OFFER_STATUSES)}", name="status_known"),
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint("expires_at > offered_at", name="expires_after_offer"),
+        # At most one open offer per entry.
+        Index(
+            "uq_waitlist_offers_open_entry",
+            "entry_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        Index("ix_waitlist_offers_org_status", "organization_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("waitlist_entries.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    closed_at: Mapped[datetime | None]
+
+
+class SlotHold(Base):
+    """One seat kept for a few minutes: by a staff member who opened the booking form on
+    it (``user_id``), or for a waitlist offer (``waitlist_offer_id``). Availability and
+    booking count a hold like a booked seat until ``expires_at`` (judged by time, so an
+    expired row simply stops counting); the holder's own booking consumes it."""
+
+    __tablename__ = "slot_holds"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            "user_id IS NOT NULL OR waitlist_offer_id IS NOT NULL", name="holder_present"
+        ),
+        Index("ix_slot_holds_practitioner_start", "practitioner_id", "start_at"),
+        Index("ix_slot_holds_org_expires", "organization_id", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    waitlist_offer_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_offers.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

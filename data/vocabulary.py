@@ -47,6 +47,13 @@ REMINDER_CHANNELS: tuple[str, ...] = ("email", "in-app")
 # What an API token may do; read-only for now (the FHIR API has no writes).
 API_TOKEN_SCOPES: tuple[str, ...] = ("read",)
 
+# A waitlist entry waits, holds an open offer, was booked from an offer, or was removed;
+# each offer it got is open until booked, declined or expired.
+WAITLIST_STATUSES: tuple[str, ...] = ("waiting", "offered", "booked", "removed")
+WAITLIST_OFFER_STATUSES: tuple[str, ...] = ("open", "booked", "declined", "expired")
+# Preferred times of day (clinic-local); a custom "from-to" range is stored beside them.
+DAY_PARTS: tuple[str, ...] = ("morning", "afternoon", "evening")
+
 
 def sql_in(values: tuple[str, ...]) -> str:
     """Render a vocabulary as an SQL IN list for CHECK constraints."""

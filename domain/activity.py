@@ -64,6 +64,10 @@ EVENT_API_TOKEN_REVOKED = "API_TOKEN_REVOKED"
 EVENT_SERIES_CREATED = "SERIES_CREATED"
 EVENT_SERIES_UPDATED = "SERIES_UPDATED"
 EVENT_SERIES_CANCELLED = "SERIES_CANCELLED"
+EVENT_WAITLIST_JOINED = "WAITLIST_JOINED"
+EVENT_WAITLIST_OFFERED = "WAITLIST_OFFERED"
+EVENT_WAITLIST_DECLINED = "WAITLIST_DECLINED"
+EVENT_WAITLIST_REMOVED = "WAITLIST_REMOVED"
 
 _PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
@@ -470,6 +474,17 @@ def describe_event(e: ActivityView) -> str:
         return f"{e.actor_name} {done} the API token “{p.get('name')}”"
     if e.event_type in (EVENT_SERIES_CREATED, EVENT_SERIES_UPDATED, EVENT_SERIES_CANCELLED):
         return _describe_series(e.actor_name, e.event_type, p, patient, practitioner)
+    if e.event_type == EVENT_WAITLIST_JOINED:
+        return f"{e.actor_name} put {patient} on the waitlist for {p.get('wants')}"
+    if e.event_type == EVENT_WAITLIST_OFFERED:
+        return (
+            f"A freed seat was offered to {patient} from the waitlist: {practitioner} at "
+            f"{p.get('clinic_name')}{_when(p)}"
+        )
+    if e.event_type == EVENT_WAITLIST_DECLINED:
+        return f"{e.actor_name} declined a waitlist offer for {patient}"
+    if e.event_type == EVENT_WAITLIST_REMOVED:
+        return f"{e.actor_name} took {patient} off the waitlist"
     from domain.admin.wording import describe_admin_event
 
     admin = describe_admin_event(e.event_type, p, e.actor_name)

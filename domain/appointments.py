@@ -54,7 +54,7 @@ from data.models import (
     Practitioner,
 )
 from data.vocabulary import MAX_NOTES_LENGTH, MAX_REASON_LENGTH
-from domain import activity
+from domain import activity, holds, waitlist
 from domain.activity import (
     NotifySettings,
     Recipient,
@@ -270,6 +270,8 @@ def _validate(
     duration: int | None,
     require_active_type: bool = True,
     exclude_appointment_id: int | None = None,
+    ignore_holds_of_user: int | None = None,
+    ignore_hold_id: int | None = None,
 ) -> _Target:
     # 1. patient
     if patient is None:
@@ -315,7 +317,16 @@ def _validate(
     duration = _check_duration(kind.default_duration_minutes if duration is None else duration)
     target = _Target(patient, practitioner, clinic, kind, start, duration, capacity=1)
     # 4-6. schedule, exceptions, capacity, buffer, time window: the availability rule
-    target.capacity = _availability_rule(ctx, s, org, target, now, exclude_appointment_id)
+    target.capacity = _availability_rule(
+        ctx,
+        s,
+        org,
+        target,
+        now,
+        exclude_appointment_id,
+        ignore_holds_of_user=ignore_holds_of_user,
+        ignore_hold_id=ignore_hold_id,
+    )
     # 7. one patient, one place
     _check_patient_free(s, org, target, exclude_appointment_id)
     return target
@@ -348,11 +359,16 @@ def _availability_rule(
     target: _Target,
     now: datetime,
     exclude_appointment_id: int | None,
+    *,
+    ignore_holds_of_user: int | None = None,
+    ignore_hold_id: int | None = None,
 ) -> int:
     """Validations 4-6 and the booking window, decided by the availability engine's rule
     on data read through this transaction (after its locks), so that whatever
-    availability offers, booking accepts. Returns the largest capacity among the slots
-    the appointment takes (1: it has the practitioner to itself)."""
+    availability offers, booking accepts. Live slot holds take seats like appointments,
+    except the booker's own (``ignore_*``), which the booking consumes. Returns the
+    largest capacity among the slots the appointment takes (1: it has the practitioner
+    to itself)."""
     request = BookingRequest(
         practitioner_id=target.practitioner.id,
         clinic_id=target.clinic.id,
@@ -361,7 +377,15 @@ def _availability_rule(
         appointment_type_id=target.kind.id,
         exclude_appointment_id=exclude_appointment_id,
     )
-    day = practitioner_day_for(ctx, s, org.id, request)
+    day = practitioner_day_for(
+        ctx,
+        s,
+        org.id,
+        request,
+        now=now,
+        ignore_holds_of_user=ignore_holds_of_user,
+        ignore_hold_id=ignore_hold_id,
+    )
     violation = check_booking(day, request, now)
     if violation is not None:
         raise BookingError(
@@ -503,9 +527,15 @@ def create_appointment(
     actor: Actor,
     duration_minutes: int | None = None,
     notes: str | None = None,
+    waitlist_offer_id: int | None = None,
 ) -> AppointmentView:
     """Book an appointment (status booked). ``duration_minutes`` defaults to the type's
-    default duration. Raises BookingError naming the first check that fails."""
+    default duration. Raises BookingError naming the first check that fails.
+
+    The booker's own slot holds of this practitioner (``domain.holds``) do not compete
+    with the booking and end with it; ``waitlist_offer_id`` books an open waitlist offer
+    (this patient, practitioner, clinic and start): its held seat is the one taken and
+    the entry is fulfilled in the same transaction."""
     _authorize(actor, organization_id, Permission.BOOK)
     require_practitioner_scope(actor, practitioner_id)
     start = _check_start(start)
@@ -516,6 +546,18 @@ def create_appointment(
         org = _organization(s, organization_id)
         practitioners = lock_practitioners(s, org.id, [practitioner_id])
         patient = lock_patient(s, org.id, patient_id)
+        offer, offer_hold = None, None
+        if waitlist_offer_id is not None:
+            offer, offer_hold = waitlist.open_offer_for_booking(
+                s,
+                org.id,
+                waitlist_offer_id,
+                now,
+                patient_id=patient_id,
+                practitioner_id=practitioner_id,
+                clinic_id=clinic_id,
+                start=start,
+            )
         t = _validate(
             ctx,
             s,
@@ -528,8 +570,13 @@ def create_appointment(
             appointment_type_id=appointment_type_id,
             start=start,
             duration=duration_minutes,
+            ignore_holds_of_user=actor.user_id,
+            ignore_hold_id=offer_hold,
         )
         a, event = _insert(s, org, t, actor, now, notes)
+        freed = holds.consume_user_holds(s, org.id, actor.user_id, t.practitioner.id)
+        if offer is not None:
+            freed += waitlist.fulfil_offer(s, offer, a.id, now)
         settings = NotifySettings.from_json(org.settings)
         when = fmt_span(t.start, t.end, t.clinic.timezone)
         if settings.practitioner:
@@ -550,7 +597,7 @@ def create_appointment(
                 f"{t.clinic.name}: {when}.",
             )
         view = _view(a, t.patient, t.practitioner, t.clinic, t.kind)
-    _invalidate(ctx, org.id, [(t.practitioner.id, t.start, t.end)])
+    _invalidate(ctx, org.id, [(t.practitioner.id, t.start, t.end), *freed])
     return view
 
 
@@ -598,6 +645,22 @@ def _insert(
         at=now,
     )
     return a, event
+
+
+def book_waitlist_offer(
+    ctx: AppContext,
+    organization_id: int,
+    offer_id: int,
+    actor: Actor,
+    notes: str | None = None,
+) -> AppointmentView:
+    """Book an open waitlist offer as offered (``create_appointment`` with the offer):
+    the entry leaves the waitlist, booked."""
+    _authorize(actor, organization_id, Permission.BOOK)
+    target = waitlist.offer_target(ctx, organization_id, offer_id)
+    return create_appointment(
+        ctx, organization_id, actor=actor, notes=notes, waitlist_offer_id=offer_id, **target
+    )
 
 
 def _created_payload(a: Appointment, t: _Target) -> dict[str, Any]:
@@ -655,6 +718,10 @@ def update_appointment_status(
             # Taking time again: the same locks as a booking, in the same order.
             practitioners = lock_practitioners(s, org.id, [a.practitioner_id])
             patient = lock_patient(s, org.id, a.patient_id)
+        elif new_status == "cancelled":
+            # The freed seat may be offered to the waitlist (a hold): the booking lock,
+            # taken before the appointment's as everywhere.
+            lock_practitioners(s, org.id, [a.practitioner_id])
         locked = lock_appointment(s, org.id, appointment_id)
         if locked is None:
             raise BookingError("APPOINTMENT_NOT_FOUND", "This appointment was not found.")
@@ -694,8 +761,21 @@ def update_appointment_status(
             a.exclusive = t.capacity == 1
         _apply_transition(s, org, a, transition, actor, now)
         view = _view_of(s, a)
+        offered: list[tuple[int, datetime, datetime]] = []
+        if transition.frees_time:
+            offered = waitlist.offer_freed_seats(
+                ctx,
+                s,
+                org,
+                get_directory(ctx, org.id),
+                now,
+                actor,
+                [a.practitioner_id],
+                [view.local_date],
+                [(view.start_at, view.end_at)],
+            )
     if transition.frees_time or transition.takes_time_again:
-        _invalidate(ctx, org.id, [(view.practitioner_id, view.start_at, view.end_at)])
+        _invalidate(ctx, org.id, [(view.practitioner_id, view.start_at, view.end_at), *offered])
     return view
 
 
@@ -1177,6 +1257,22 @@ def update_appointment(
         view = _view_of(s, a)
         if set(changes) - {"notes"}:
             _notify_update(s, org, a, view, before, changes, event)
+        offered: list[tuple[int, datetime, datetime]] = []
+        if timing:
+            # The time it left may suit someone on the waitlist.
+            old_start = datetime.fromisoformat(before["start"])
+            old_day = old_start.astimezone(ZoneInfo(old_clinic.timezone)).date()
+            offered = waitlist.offer_freed_seats(
+                ctx,
+                s,
+                org,
+                get_directory(ctx, org.id),
+                now,
+                actor,
+                [before["practitioner_id"]],
+                [old_day],
+                [(old_start, datetime.fromisoformat(before["end"]))],
+            )
     if timing:
         _invalidate(
             ctx,
@@ -1188,6 +1284,7 @@ def update_appointment(
                     datetime.fromisoformat(before["end"]),
                 ),
                 (view.practitioner_id, view.start_at, view.end_at),
+                *offered,
             ],
         )
     return view

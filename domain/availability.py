@@ -31,7 +31,12 @@ Caching (``ctx.cache``; in-process, or Redis when ``REDIS_URL`` is set):
   clinic changes their availability at every other (nobody is in two places at once).
 
 Entries do not depend on "now": past, minimum notice and horizon are applied when they
-are read. Writers call the ``invalidate_*`` functions below AFTER their transaction
+are read. The one exception is slot holds (``domain.holds``), which take a seat until
+they expire: an entry computed while a hold was live records the earliest such expiry
+and is a miss from that instant on (and its cache TTL is capped to it). Creating or
+releasing a hold invalidates like a booking (``invalidate_appointment``).
+
+Writers call the ``invalidate_*`` functions below AFTER their transaction
 commits:
 
 - booking, cancellation, reschedule, a status change that frees or takes time:
@@ -64,6 +69,7 @@ from data.availability_queries import (
     fetch_calendar,
     fetch_directory,
     fetch_schedules,
+    has_live_hold,
 )
 from domain.booking_rules import (
     MAX_APPOINTMENT_MINUTES,
@@ -417,9 +423,13 @@ def _compute(
     *,
     duration_minutes: int | None = None,
     appointment_type_id: int | None = None,
+    ignore_holds_of_user: int | None = None,
+    expiries: dict[int, int] | None = None,
 ) -> dict[tuple[int, date], Entry]:
     """Offers of each (practitioner, day) from ONE batched fetch covering every day (the
-    schedule blocks come from the directory)."""
+    schedule blocks come from the directory). Slot holds live now take their seats
+    (except ``ignore_holds_of_user``'s); ``expiries`` receives each practitioner's
+    earliest hold expiry, after which these offers are stale."""
     if not practitioner_ids or not days:
         return {}
     zones = directory.zones
@@ -433,7 +443,11 @@ def _compute(
             lo - buffer_s,
             hi + buffer_s,
             MAX_APPOINTMENT_MINUTES * 60,
+            now=ctx.clock(),
+            ignore_holds_of_user=ignore_holds_of_user,
         )
+    if expiries is not None:
+        expiries.update(rows.hold_expiries())
     return offers_from_rows(
         rows,
         directory.blocks,
@@ -473,7 +487,7 @@ def offers_from_rows(
     reach_s = MAX_APPOINTMENT_MINUTES * 60
     exceptions = [ScheduleException(*r) for r in rows.exceptions]
     bookings: dict[int, list[Booking]] = defaultdict(list)
-    for aid, pid, cid, s, e in rows.appointments:
+    for aid, pid, cid, s, e in rows.seat_takers():
         bookings[pid].append(new_booking((aid, pid, cid, s, e, "booked")))
     starts: dict[int, list[int]] = {}
     for pid, items in bookings.items():
@@ -533,11 +547,18 @@ def _entries(
     out: dict[tuple[int, date], Entry] = {}
     missing: list[tuple[int, date]] = []
     tags: dict[tuple[int, date], tuple[int, int, int]] = {}
+    now_ts = to_ts(ctx.clock())
     for k, pair in enumerate(pairs):
         tag = (org_version, p_versions[pair[0]], _version(values[n_p + k]))
         entry = values[n_p + n + k]
-        # (JSON from Redis comes back as lists.)
-        if entry is not None and tuple(entry[:3]) == tag:
+        # (JSON from Redis comes back as lists.) An entry computed while a slot hold was
+        # live carries that hold's expiry: from then on it is a miss, so an expired hold
+        # never keeps its seat in a cached result (judged by the service's clock).
+        if (
+            entry is not None
+            and tuple(entry[:3]) == tag
+            and (len(entry) < 5 or entry[4] is None or now_ts < entry[4])
+        ):
             out[pair] = entry[3]
         else:
             missing.append(pair)
@@ -545,22 +566,34 @@ def _entries(
     if missing:
         miss_pids = sorted({pid for pid, _ in missing})
         miss_days = sorted({d for _, d in missing})
+        expiries: dict[int, int] = {}
         computed = _compute(
             ctx,
             directory,
             miss_pids,
             miss_days,
             whole_organization and len(miss_pids) == len(practitioner_ids),
+            expiries=expiries,
         )
-        fresh = {}
+        fresh: dict[str, Any] = {}
+        short: dict[int, dict[str, Any]] = defaultdict(dict)
         for pair in missing:
             entry = computed.get(pair, ())
             out[pair] = entry
+            expires = expiries.get(pair[0])
             # Tagged with the versions read before the fetch: if a booking committed in
             # between, its invalidation already moved the versions on and this entry is
             # a miss for the next reader.
-            fresh[_entry_key(org, *pair)] = (*tags[pair], entry)
+            value = (*tags[pair], entry, expires)
+            if expires is None:
+                fresh[_entry_key(org, *pair)] = value
+            else:
+                # Also cap its life in the cache itself: it is useless after the expiry.
+                ttl = max(1, min(cache.ttl_seconds, expires - now_ts))
+                short[ttl][_entry_key(org, *pair)] = value
         cache.set_many(fresh)
+        for ttl, values_ in short.items():
+            cache.set_many(values_, ttl_seconds=ttl)
     return out
 
 
@@ -662,6 +695,11 @@ def _slots(
 # --------------------------------------------------------------------------- services
 
 
+def _holds_any(ctx: AppContext, organization_id: int, user_id: int, practitioner_id: int) -> bool:
+    with ctx.db.quick_read() as conn:
+        return has_live_hold(conn, organization_id, user_id, practitioner_id, ctx.clock())
+
+
 def get_practitioner_slots(
     ctx: AppContext,
     organization_id: int,
@@ -671,9 +709,11 @@ def get_practitioner_slots(
     clinic_id: int | None = None,
     appointment_type_id: int | None = None,
     duration_minutes: int | None = None,
+    holder_user_id: int | None = None,
 ) -> list[Slot]:
     """The open slots of one practitioner on one local date, at one clinic or all of
-    theirs, with the seats left in each.
+    theirs, with the seats left in each (``holder_user_id``: as that staff member sees
+    them, their own slot holds not counted).
 
     ``appointment_type_id`` keeps the slots whose block takes that type;
     ``duration_minutes`` offers the starts where an appointment that long fits (default:
@@ -688,6 +728,7 @@ def get_practitioner_slots(
         clinic_id=clinic_id,
         appointment_type_id=appointment_type_id,
         duration_minutes=duration_minutes,
+        holder_user_id=holder_user_id,
     )[day]
 
 
@@ -701,9 +742,11 @@ def get_practitioner_slots_range(
     clinic_id: int | None = None,
     appointment_type_id: int | None = None,
     duration_minutes: int | None = None,
+    holder_user_id: int | None = None,
 ) -> dict[date, list[Slot]]:
     """``get_practitioner_slots`` for every date from ``start_date`` to ``end_date``
-    (inclusive; every date is a key), from one batched fetch."""
+    (inclusive; every date is a key), from one batched fetch. ``holder_user_id``: as that
+    staff member sees it, whose own slot holds leave their seats open (for them)."""
     days = _dates(start_date, end_date)
     _check_duration(duration_minutes)
     org_version = _version(ctx.cache.get_many([_org_version_key(organization_id)])[0])
@@ -716,10 +759,14 @@ def get_practitioner_slots_range(
     wanted = _bookable_days(directory, window, days)
     if not active or not wanted:
         return result
-    if duration_minutes is None:
+    own_holds = holder_user_id is not None and _holds_any(
+        ctx, organization_id, holder_user_id, practitioner_id
+    )
+    if duration_minutes is None and not own_holds:
         entries = _entries(ctx, directory, org_version, [practitioner_id], wanted)
     else:
-        # A custom duration changes which starts fit: computed directly, not cached.
+        # A custom duration changes which starts fit, and the holder's view differs from
+        # everybody else's: computed directly, not cached.
         entries = _compute(
             ctx,
             directory,
@@ -728,6 +775,7 @@ def get_practitioner_slots_range(
             False,
             duration_minutes=duration_minutes,
             appointment_type_id=appointment_type_id,
+            ignore_holds_of_user=holder_user_id if own_holds else None,
         )
     for d in wanted:
         result[d] = _slots(
@@ -884,25 +932,67 @@ def practitioner_day_for(
     session: Session,
     organization_id: int,
     request: BookingRequest,
+    *,
+    now: datetime | None = None,
+    ignore_holds_of_user: int | None = None,
+    ignore_hold_id: int | None = None,
 ) -> PractitionerDay:
     """The rule's input for a request, read fresh through the caller's session (inside
-    the booking transaction, after its lock): schedule blocks, exceptions and
-    appointments; the organization's settings, zones and names from the directory."""
+    the booking transaction, after its lock): see ``practitioner_day``; the day is the
+    request's local date at its clinic."""
     directory = get_directory(ctx, organization_id)
     tz_name = directory.zones.get(request.clinic_id, directory.timezone)
     day = local_date(tz_name, to_ts(request.start))
+    return practitioner_day(
+        ctx,
+        session,
+        directory,
+        request.practitioner_id,
+        day,
+        now=now,
+        ignore_holds_of_user=ignore_holds_of_user,
+        ignore_hold_id=ignore_hold_id,
+        exclude_appointment_id=request.exclude_appointment_id,
+    )
+
+
+def practitioner_day(
+    ctx: AppContext,
+    session: Session,
+    directory: Directory,
+    practitioner_id: int,
+    day: date,
+    *,
+    now: datetime | None = None,
+    ignore_holds_of_user: int | None = None,
+    ignore_hold_id: int | None = None,
+    exclude_appointment_id: int | None = None,
+) -> PractitionerDay:
+    """One practitioner's local date read fresh through the caller's session: schedule
+    blocks, exceptions, appointments and the slot holds live at ``now`` (default: the
+    context's clock), except the booker's own (``ignore_holds_of_user``,
+    ``ignore_hold_id``: a hold is consumed by its holder's booking, never competes with
+    it); the organization's settings, zones and names from ``directory``."""
     rules = directory.rules
     buffer_s = rules.buffer_minutes * 60
     lo, hi = utc_window(directory.zones.values(), day, day)
     conn = session.connection()
-    pid = request.practitioner_id
+    pid = practitioner_id
     # A day more each side: an appointment in the buffer margin may sit in a
     # neighbouring day's group session (which exempts it from the buffer).
     schedules = fetch_schedules(
-        conn, organization_id, [pid], day - timedelta(days=1), day + timedelta(days=1)
+        conn, directory.organization_id, [pid], day - timedelta(days=1), day + timedelta(days=1)
     )
     rows = fetch_calendar(
-        conn, organization_id, [pid], lo - buffer_s, hi + buffer_s, MAX_APPOINTMENT_MINUTES * 60
+        conn,
+        directory.organization_id,
+        [pid],
+        lo - buffer_s,
+        hi + buffer_s,
+        MAX_APPOINTMENT_MINUTES * 60,
+        now=ctx.clock() if now is None else now,
+        ignore_holds_of_user=ignore_holds_of_user,
+        ignore_hold_id=ignore_hold_id,
     )
     return PractitionerDay(
         pid,
@@ -910,9 +1000,9 @@ def practitioner_day_for(
         blocks_from_rows(schedules).get(pid, []),
         directory.zones,
         [ScheduleException(*r) for r in rows.exceptions],
-        [Booking(*r) for r in rows.appointments],
+        [Booking(*r) for r in rows.seat_takers()],
         rules,
-        exclude_appointment_id=request.exclude_appointment_id,
+        exclude_appointment_id=exclude_appointment_id,
         names=directory.names,
     )
 

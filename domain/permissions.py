@@ -37,7 +37,7 @@ P = Permission
 
 DESCRIPTIONS: dict[Permission, str] = {
     P.VIEW_AVAILABILITY: "see open slots and clinic availability",
-    P.BOOK: "book appointments, search patients",
+    P.BOOK: "book appointments, search patients, the waitlist and its offers",
     P.RESCHEDULE: "move an appointment (time, practitioner, clinic, duration)",
     P.CANCEL: "cancel an appointment",
     P.CHANGE_STATUS: "confirm, check in, start, complete, mark no-show",

@@ -4,6 +4,10 @@ type, duration and notes; the appointment service decides.
 Prefilled from the query string, as the availability page links to it:
 ``/book?clinic=ID&practitioner=ID&start=ISO&type=ID&specialty=NAME&patient=ID``.
 
+Choosing an open time holds that seat for the organization's hold minutes (default 5;
+``domain.holds``): others see it taken meanwhile, this form still sees it open, and the
+booking takes the held seat. Choosing another time lets the previous one go.
+
 No double booking from this form: the button is disabled while a booking is sent, a
 booked time leaves the list of open times at once, and a replayed request is refused by
 the service (the time is taken; for a group seat with seats left, the one-patient-one-
@@ -51,6 +55,7 @@ from domain.catalog import (
     practitioner_clinics,
 )
 from domain.errors import BookingError
+from domain.holds import hold_slot
 from domain.organizations import get_organization
 from domain.patients import PatientMatch, get_patient, search_patients
 from domain.permissions import Permission
@@ -310,6 +315,7 @@ def layout(
                 ),
                 delay_show=200,
             ),
+            html.Div(id=pid("hold-note"), className="form-text", role="status"),
             _error_slot("start"),
         ],
         className="mb-3",
@@ -618,6 +624,8 @@ def open_times(
             clinic_id=clinic_id,
             appointment_type_id=type_id,
             duration_minutes=minutes,
+            # The seat this form holds stays listed (as open) for it.
+            holder_user_id=current_actor().user_id,
         )
     except AvailabilityError as exc:
         return [], None, exc.message
@@ -642,6 +650,57 @@ def open_times(
     when = f"{day:%A %d %B} at {clinic.name}, {zone_label(clinic.timezone)}"
     count = f"{len(options)} open time{'s' if len(options) != 1 else ''}"
     return options, chosen, f"{count} on {when}."
+
+
+@callback(
+    Output(pid("hold-note"), "children"),
+    Input(pid("start"), "value"),
+    State(pid("practitioner"), "value"),
+    State(pid("clinic"), "value"),
+    State(pid("appointment_type"), "value"),
+    State(pid("duration"), "value"),
+    prevent_initial_call=True,
+    permission=Permission.BOOK,
+)
+def hold_chosen_time(
+    start: str | None,
+    practitioner_id: int | None,
+    clinic_id: int | None,
+    type_id: int | None,
+    duration: int | float | None,
+) -> object:
+    """Keep the chosen seat for this user while they fill in the form."""
+    at = parse_instant(start)
+    minutes = _whole_minutes(duration)
+    if at is None or practitioner_id is None or clinic_id is None or minutes is None:
+        return ""
+    actor = current_actor()
+    try:
+        hold = hold_slot(
+            app_context(),
+            actor.organization_id or 0,
+            actor,
+            practitioner_id=practitioner_id,
+            clinic_id=clinic_id,
+            start=at,
+            duration_minutes=minutes,
+            appointment_type_id=type_id,
+        )
+    except BookingError as exc:
+        return html.Span(
+            [html.I(className="bi bi-exclamation-triangle me-1"), exc.message],
+            className="text-warning-emphasis",
+        )
+    clinics = practitioner_clinics(app_context(), actor.organization_id or 0, practitioner_id)
+    tz = next((c.timezone for c in clinics if c.id == clinic_id), "UTC")
+    until = hold.expires_at.astimezone(ZoneInfo(tz))
+    return html.Span(
+        [
+            html.I(className="bi bi-lock me-1"),
+            f"Held for you until {until:%H:%M}: nobody else can book this time meanwhile.",
+        ],
+        id=pid("held"),
+    )
 
 
 # --------------------------------------------------------------------------- submit

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from data.models import Clinic, ClinicAssignment, Practitioner, Schedule, ScheduleException
 from data.vocabulary import EXCEPTION_REASONS, MAX_REASON_LENGTH
+from domain import waitlist
 from domain.actor import Actor
 from domain.admin import affected as aff
 from domain.admin._common import (
@@ -252,12 +253,16 @@ def delete_exception(
     Past exceptions stay on record (analytics count them)."""
     authorize(actor, organization_id)
     now = ctx.clock()
+    directory = waitlist.directory_for(ctx, organization_id)
     with ctx.db.transaction(write_lock=True) as s:
         row = _get_exception(s, organization_id, exception_id)
         if row.end_at <= now:
             raise AdminError(IN_USE, "This exception is over; it stays on record.")
         prac = s.get(Practitioner, row.practitioner_id) if row.practitioner_id else None
         clinic = s.get(Clinic, row.clinic_id) if row.clinic_id else None
+        # The freed time may be offered to the waitlist (holds): the booking locks.
+        in_scope = _practitioners_in_scope(s, organization_id, prac, clinic)
+        lock_practitioners(s, organization_id, in_scope)
         zone = _zone(s, organization_id, row.practitioner_id, row.clinic_id)
         label = describe(row.reason, prac.name if prac else None, clinic.name if clinic else None)
         payload: dict[str, Any] = {
@@ -274,8 +279,13 @@ def delete_exception(
         }
         practitioner_id = row.practitioner_id
         span = span_text(row.start_at, row.end_at, zone)
+        freed = (row.start_at, row.end_at)
         s.delete(row)
         record(s, actor, organization_id, "EXCEPTION_DELETED", payload, now)
+        if directory is not None:
+            waitlist.offer_after_exception_withdrawn(
+                ctx, s, organization_id, directory, now, actor, in_scope, *freed
+            )
     _invalidate(ctx, organization_id, practitioner_id)
     return AdminResult(exception_id, f"{label} ({span}) withdrawn: that time is bookable again.")
 

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.models import AppointmentType, Clinic, ClinicAssignment, Practitioner, Schedule
+from domain import waitlist
 from domain.actor import Actor
 from domain.admin import affected as aff
 from domain.admin._common import (
@@ -277,6 +278,7 @@ def create_schedule_block(
     """Add a weekly block (valid from today when no start date is given)."""
     authorize(actor, organization_id)
     now = ctx.clock()
+    directory = waitlist.directory_for(ctx, organization_id)
     with ctx.db.transaction(write_lock=True) as s:
         prac = get_practitioner(s, organization_id, practitioner_id)
         clinic = get_clinic(s, organization_id, clinic_id)
@@ -315,6 +317,10 @@ def create_schedule_block(
         if statement:
             payload["unbooked_minutes"] = shape.remainder_minutes
         record(s, actor, organization_id, "SCHEDULE_CREATED", payload, now)
+        if directory is not None:
+            waitlist.offer_after_schedule_change(
+                ctx, s, organization_id, directory, now, actor, prac.id, shape.weekday
+            )
         result = AdminResult(
             row.id,
             f"{prac.name}: {shape.hours_text()} at {clinic.name} added "
@@ -375,6 +381,7 @@ def update_schedule_block(
     today (or the new start date, if later) and the past keeps the old hours."""
     authorize(actor, organization_id)
     now = ctx.clock()
+    directory = waitlist.directory_for(ctx, organization_id)
     with ctx.db.transaction(write_lock=True) as s:
         row = _get_block(s, organization_id, schedule_id)
         prac = get_practitioner(s, organization_id, row.practitioner_id)
@@ -475,6 +482,11 @@ def update_schedule_block(
             to_reschedule=stranded,
             subject=f"{prac.name}'s hours at {clinic.name} changed; now outside them",
         )
+        if directory is not None:
+            # New hours may be wider: seats for the waitlist.
+            waitlist.offer_after_schedule_change(
+                ctx, s, organization_id, directory, now, actor, prac.id, new.weekday
+            )
         result = AdminResult(
             block_id, f"{prac.name}: {new.hours_text()} at {clinic.name} saved.", stranded, notes
         )

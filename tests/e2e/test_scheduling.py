@@ -10,9 +10,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from data.models import Appointment, Patient
+from data.models import Appointment, Patient, SlotHold
 from domain.actor import Actor
 from domain.appointment_views import get_today_appointments, get_upcoming_appointments
 from domain.appointments import create_appointment, update_appointment_status
@@ -234,7 +234,15 @@ def test_a_booking_conflict_shows_the_services_reason_next_to_the_time(
         f"&start={slot.start.isoformat().replace('+', '%2B')}&patient={pid}"
     )
     page.locator("#book-start .active").wait_for()
-    # Meanwhile a colleague books that very time for someone else.
+    # Opening the form held the time (Holds); say it lapsed (the app's clock stands
+    # still here), and meanwhile a colleague books that very time for someone else.
+    page.locator("#book-held").wait_for()
+    with ctx.db.transaction() as s:
+        s.execute(
+            update(SlotHold)
+            .where(SlotHold.start_at == slot.start, SlotHold.practitioner_id == practitioner)
+            .values(expires_at=ctx.clock() - timedelta(seconds=1))
+        )
     other, _, _ = _free_patient(ctx, day, exclude=(pid,))
     create_appointment(
         ctx,

@@ -36,6 +36,9 @@ from data.models import (
     Patient,
     Practitioner,
     Schedule,
+    SlotHold,
+    WaitlistEntry,
+    WaitlistOffer,
 )
 from domain.availability import invalidate_organization
 from tests.dash_client import Answer, DashClient
@@ -63,6 +66,8 @@ KINDS = (
     "schedule",
     "leave",
     "assignment",
+    "entry",
+    "offer",
 )
 # Ids that exist in no organization: what a forged request is answered like.
 GHOST = {kind: 987_001 + i for i, kind in enumerate(KINDS)}
@@ -327,6 +332,59 @@ FORGERIES: list[Forgery] = [
         )
         for field in ("all", "patient", "practitioner", "clinic", "type")
     ],
+    Forgery(
+        "book-hold-note.children",
+        lambda t, o: {
+            "book-start.value": "2026-03-19T14:00:00+00:00",
+            "book-practitioner.value": t["practitioner"],
+            "book-clinic.value": t["clinic"],
+            "book-appointment_type.value": t["type"],
+            "book-duration.value": 30,
+        },
+        "book-start.value",
+    ),
+    # Waitlist.
+    Forgery(
+        "waitlist-patient.options",
+        lambda t, o: {
+            "waitlist-patient-search.value": "Zeppelin",
+            "waitlist-patient.value": t["patient"],
+        },
+    ),
+    Forgery(
+        "waitlist-flash.children",
+        *_click("waitlist-book", "index", lambda t: t["offer"]),
+        label="book",
+    ),
+    Forgery(
+        "waitlist-flash.children",
+        *_click("waitlist-decline", "index", lambda t: t["offer"]),
+        label="decline",
+    ),
+    Forgery(
+        "waitlist-flash.children",
+        *_click("waitlist-remove", "index", lambda t: t["entry"]),
+        label="remove",
+    ),
+    *[
+        Forgery(
+            "waitlist-form-result.children",
+            lambda t, o, field=field: {
+                "waitlist-add.n_clicks": 1,
+                "waitlist-patient.value": (t if field in ("all", "patient") else o)["patient"],
+                "waitlist-practitioner.value": (t if field in ("all", "practitioner") else o)[
+                    "practitioner"
+                ],
+                "waitlist-type.value": (t if field in ("all", "type") else o)["type"],
+                "waitlist-clinic.value": (t if field in ("all", "clinic") else o)["clinic"],
+                "waitlist-from.value": "2026-03-19",
+                "waitlist-until.value": "2026-03-31",
+            },
+            "waitlist-add.n_clicks",
+            label=field,
+        )
+        for field in ("all", "patient", "practitioner", "clinic", "type")
+    ],
     # Calendar and the appointment panel.
     Forgery("cal-grid.children", _cal("practitioner"), label="practitioner"),
     Forgery("cal-grid.children", _cal("clinic"), label="clinic"),
@@ -555,6 +613,8 @@ NO_IDS = {
     "import-download.data",
     "practitioners-table.children",
     "exceptions-list.children",
+    # The waitlist as the session's organization has it.
+    "waitlist-lists.children",
 }
 
 
@@ -624,7 +684,46 @@ def isolation(access_world: World) -> Isolation:
                 datetime(2026, 4, 14, 4, tzinfo=UTC),
                 practitioner=prac,
             )
+            entry = WaitlistEntry(
+                organization_id=org.id,
+                patient_id=patient.id,
+                practitioner_id=prac.id,
+                appointment_type_id=kind.id,
+                earliest_date=date(2026, 3, 19),
+                latest_date=date(2026, 3, 31),
+                status="offered",
+                created_by="test",
+            )
+            s.add(entry)
+            s.flush()
+            offer_start = datetime(2026, 3, 20, 14, 0, tzinfo=UTC)
+            offer = WaitlistOffer(
+                organization_id=org.id,
+                entry_id=entry.id,
+                practitioner_id=prac.id,
+                clinic_id=clinic.id,
+                start_at=offer_start,
+                end_at=datetime(2026, 3, 20, 14, 30, tzinfo=UTC),
+                offered_at=datetime(2026, 3, 18, tzinfo=UTC),
+                expires_at=datetime(2026, 3, 25, tzinfo=UTC),
+                status="open",
+            )
+            s.add(offer)
+            s.flush()
+            s.add(
+                SlotHold(
+                    organization_id=org.id,
+                    practitioner_id=prac.id,
+                    clinic_id=clinic.id,
+                    start_at=offer.start_at,
+                    end_at=offer.end_at,
+                    expires_at=offer.expires_at,
+                    waitlist_offer_id=offer.id,
+                )
+            )
             ids[key] = {
+                "entry": entry.id,
+                "offer": offer.id,
                 "patient": patient.id,
                 "practitioner": prac.id,
                 "clinic": clinic.id,
