@@ -332,6 +332,29 @@ FORGERIES: list[Forgery] = [
         )
         for field in ("all", "patient", "practitioner", "clinic", "type")
     ],
+    # A recurring series: its preview reads every id, and "Book selected" books.
+    *[
+        Forgery(
+            "book-preview-table.children",
+            _merge(
+                _book_form(lambda k, field=field: field in (k, "all")),
+                lambda t, o, trigger=trigger: {
+                    f"book-{trigger}.n_clicks": 1,
+                    "book-repeat-weeks.value": 1,
+                    "book-repeat-end.value": "count",
+                    "book-repeat-count.value": 3,
+                    "book-repeat-until.value": None,
+                    _all({"start": None, "type": "book-occurrence"}, "value"): [
+                        ({"type": "book-occurrence", "start": "2026-03-19T14:00:00+00:00"}, True)
+                    ],
+                },
+            ),
+            f"book-{trigger}.n_clicks",
+            label=f"{trigger}-{field}",
+        )
+        for trigger in ("preview", "book-series")
+        for field in ("all", "patient", "practitioner", "clinic", "type")
+    ],
     Forgery(
         "book-hold-note.children",
         lambda t, o: {
@@ -615,6 +638,8 @@ NO_IDS = {
     "exceptions-list.children",
     # The waitlist as the session's organization has it.
     "waitlist-lists.children",
+    # Shows or hides the series fields by the "repeat" switch and how the series ends.
+    "book-repeat-box.is_open",
 }
 
 
