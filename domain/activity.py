@@ -337,10 +337,24 @@ def get_activity_feed(
     limit: int = 50,
     before: datetime | None = None,
     min_priority: str | None = None,
+    before_id: int | None = None,
 ) -> list[ActivityView]:
-    """The organization's most recent events, newest first (``before`` pages back)."""
+    """The organization's most recent events, newest first.
+
+    ``before`` pages back; with ``before_id`` (the last event of the previous page) the
+    page continues exactly after that event: one change writes several events with the
+    same time (a check-in and the visit record it opens), which ``before`` alone would
+    skip at a page boundary.
+    """
     stmt = _activity_select().where(ActivityEvent.organization_id == organization_id)
-    if before is not None:
+    if before is not None and before_id is not None:
+        stmt = stmt.where(
+            or_(
+                ActivityEvent.created_at < before,
+                and_(ActivityEvent.created_at == before, ActivityEvent.id < before_id),
+            )
+        )
+    elif before is not None:
         stmt = stmt.where(ActivityEvent.created_at < before)
     if min_priority is not None:
         allowed = [p for p, r in _PRIORITY_RANK.items() if r <= _PRIORITY_RANK[min_priority]]

@@ -14,9 +14,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from data.models import Appointment, AppointmentType, Clinic, Organization, Patient, Practitioner
+from domain.actor import Actor
 from domain.appointments import AppointmentView
 from domain.context import AppContext
 from domain.errors import BookingError
+from domain.permissions import Permission, PermissionDenied, require, require_practitioner_scope
 
 
 def _select() -> Any:
@@ -94,13 +96,23 @@ def get_today_appointments(
     practitioner_id: int | None = None,
     clinic_id: int | None = None,
     include_cancelled: bool = True,
+    actor: Actor | None = None,
 ) -> list[AppointmentView]:
     """Today's appointments ordered by time (then practitioner).
 
     "Today" is each clinic's own local date at ``ctx.clock()``: for the whole organization
     (clinics in several time zones) an appointment is listed when it starts on today's
     date where it takes place, which is what the people at that clinic call today.
+
+    With an ``actor`` (a page's user), it needs ``view_today`` in its own organization,
+    and a user without ``all_practitioners`` gets only their own practitioner's day
+    (asking for another practitioner is refused).
     """
+    if actor is not None:
+        require(actor, Permission.VIEW_TODAY)
+        if not actor.is_system and actor.organization_id != organization_id:
+            raise PermissionDenied("You can only see your own organization's appointments.")
+        practitioner_id = require_practitioner_scope(actor, practitioner_id)
     now = ctx.clock()
     with ctx.db.read() as s:
         zones_q = select(Clinic.timezone).where(Clinic.organization_id == organization_id)

@@ -10,12 +10,12 @@ select; the free slots, from the availability cache), whatever the number of day
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.activity import ActivityView, get_appointment_history
 from domain.actor import Actor
-from domain.appointment_views import get_upcoming_appointments
+from domain.appointment_views import get_today_appointments, get_upcoming_appointments
 from domain.appointments import (
     AppointmentView,
     SeriesOverview,
@@ -31,6 +31,7 @@ from domain.availability import (
 )
 from domain.context import AppContext
 from domain.errors import BookingError
+from domain.organizations import get_organization
 from domain.permissions import (
     Permission,
     PermissionDenied,
@@ -114,6 +115,27 @@ def get_calendar(
     return CalendarView(days, practitioner_id, clinic_id, appointments, free, upcoming.truncated)
 
 
+def actions_for(view: AppointmentView, actor: Actor, now: datetime) -> tuple[str, ...]:
+    """The statuses ``view`` may move to at ``now`` (the workflow's steps and the
+    corrections that apply) that the actor's role allows, in the workflow's order."""
+    possible = possible_next(
+        view.status,
+        start_at=view.start_at,
+        local_start_date=view.local_date,
+        now=now,
+        local_today=now.astimezone(ZoneInfo(view.clinic_timezone)).date(),
+        actor_role=actor.role,
+    )
+    allowed = []
+    for status in possible:
+        try:
+            require_status_change(actor, status, view.practitioner_id)
+        except PermissionDenied:
+            continue
+        allowed.append(status)
+    return tuple(allowed)
+
+
 @dataclass(frozen=True)
 class AppointmentDetails:
     """One appointment as its detail panel shows it, with what the actor may do now."""
@@ -141,22 +163,7 @@ def get_appointment_details(
         raise PermissionDenied("You can only see your own organization's appointments.")
     view = get_appointment(ctx, organization_id, appointment_id)
     require_practitioner_scope(actor, view.practitioner_id)
-    now = ctx.clock()
-    possible = possible_next(
-        view.status,
-        start_at=view.start_at,
-        local_start_date=view.local_date,
-        now=now,
-        local_today=now.astimezone(ZoneInfo(view.clinic_timezone)).date(),
-        actor_role=actor.role,
-    )
-    allowed = []
-    for status in possible:
-        try:
-            require_status_change(actor, status, view.practitioner_id)
-        except PermissionDenied:
-            continue
-        allowed.append(status)
+    allowed = actions_for(view, actor, ctx.clock())
     history = None
     if actor.can(Permission.VIEW_ACTIVITY):
         history = get_appointment_history(ctx, organization_id, appointment_id)
@@ -165,8 +172,75 @@ def get_appointment_details(
         series = get_series_overview(ctx, organization_id, view.series_id)
     return AppointmentDetails(
         view,
-        tuple(allowed),
+        allowed,
         view.status in RESCHEDULABLE_STATUSES and actor.can(Permission.RESCHEDULE),
         history,
         series,
     )
+
+
+# The steps of a visit, one click each on the Today view; no-show and cancel need a look
+# at the appointment first (the panel).
+QUICK_STEPS = ("arrived", "in-progress", "completed")
+
+
+@dataclass(frozen=True)
+class TodayRow:
+    appointment: AppointmentView
+    # Of ``QUICK_STEPS``, what the actor may do now, in the workflow's order.
+    quick: tuple[str, ...]
+    # Anything else the actor may do now (confirm, no-show, cancel): the panel.
+    more: bool
+
+
+@dataclass(frozen=True)
+class TodayBoard:
+    """The morning view: today's appointments in time order with the one-click steps the
+    actor may take, and how many are in each status."""
+
+    # The clinic-local dates listed (two when clinics in different zones disagree).
+    days: list[date]
+    rows: list[TodayRow]
+    counts: dict[str, int]
+
+    @property
+    def active(self) -> int:
+        """Appointments still expected or under way today (not cancelled)."""
+        return sum(n for s, n in self.counts.items() if s != "cancelled")
+
+
+def get_today_board(
+    ctx: AppContext,
+    organization_id: int,
+    *,
+    actor: Actor,
+    practitioner_id: int | None = None,
+    clinic_id: int | None = None,
+    include_cancelled: bool = True,
+) -> TodayBoard:
+    """Today for one practitioner, one clinic or the whole organization (``view_today``;
+    a practitioner's login sees only their own day)."""
+    rows = get_today_appointments(
+        ctx,
+        organization_id,
+        practitioner_id=practitioner_id,
+        clinic_id=clinic_id,
+        actor=actor,
+    )
+    now = ctx.clock()
+    counts: dict[str, int] = {}
+    out = []
+    for a in rows:
+        counts[a.status] = counts.get(a.status, 0) + 1
+        if a.status == "cancelled" and not include_cancelled:
+            continue
+        allowed = actions_for(a, actor, now)
+        quick = tuple(s for s in allowed if s in QUICK_STEPS)
+        out.append(TodayRow(a, quick, len(allowed) > len(quick)))
+    days = sorted({a.local_date for a in rows}) or [_org_today(ctx, organization_id, now)]
+    return TodayBoard(days, out, counts)
+
+
+def _org_today(ctx: AppContext, organization_id: int, now: datetime) -> date:
+    org = get_organization(ctx, organization_id)
+    return org.local_today(now) if org else now.date()

@@ -130,3 +130,38 @@ def test_the_demo_feed_reads_as_sentences(demo_db: Database) -> None:
     for e in feed:
         assert e.patient_name and e.practitioner_name
         assert e.patient_name in e.summary and e.actor_name in e.summary
+
+
+def test_paging_back_continues_after_the_last_event_even_at_the_same_time(busy: World) -> None:
+    from domain.appointments import create_appointment
+
+    # A check-in writes its status change and the visit record it opens at the same time.
+    busy.now = at(TUESDAY, 9, 55)
+    booked = create_appointment(
+        busy.ctx,
+        busy.org_id,
+        patient_id=busy.patient_id,
+        practitioner_id=busy.practitioner_id,
+        clinic_id=busy.clinic_id,
+        start=at(TUESDAY, 10),
+        appointment_type_id=busy.type_id,
+        actor=busy.front_desk,
+    )
+    update_appointment_status(busy.ctx, busy.org_id, booked.id, "arrived", busy.front_desk)
+    everything = get_activity_feed(busy.ctx, busy.org_id)
+    assert everything[0].created_at == everything[1].created_at
+    pages: list[int] = []
+    last = None
+    while True:
+        page = get_activity_feed(
+            busy.ctx,
+            busy.org_id,
+            limit=1,
+            before=last.created_at if last else None,
+            before_id=last.id if last else None,
+        )
+        if not page:
+            break
+        pages.extend(e.id for e in page)
+        last = page[-1]
+    assert pages == [e.id for e in everything]
