@@ -9,8 +9,9 @@ Pure layout. Buttons and fields get the pattern-matching ids the page passes
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -20,8 +21,14 @@ from components.slot_grid import zone_label
 from components.status import STATUS_LABELS, status_badge
 from data.vocabulary import CANCELLATION_CATEGORIES, MAX_NOTES_LENGTH, MAX_REASON_LENGTH
 from domain.activity import ActivityView
+from domain.actor import Actor
+from domain.appointments import update_appointment, update_appointment_status
 from domain.calendar import AppointmentDetails
+from domain.context import AppContext
+from domain.errors import BookingError
+from domain.permissions import PermissionDenied
 from domain.series import SCOPE_LABELS
+from domain.text import TextError
 from domain.timefmt import fmt_span, fmt_when
 
 # What each target status is called on its button.
@@ -379,3 +386,81 @@ def appointment_panel(
         id="cal-panel-content",
         **{"data-version": str(a.version), "data-status": a.status},
     )
+
+
+def apply_action(
+    app: AppContext,
+    actor: Actor,
+    appointment_id: int,
+    action: str,
+    version: int | None,
+    fields: dict[str, Any],
+    move_start: datetime | None = None,
+) -> tuple[str, str]:
+    """Carry out a panel's action (a target status, or "move") at the version the panel
+    showed; returns (kind, message) with kind "done", "refused" or "stale" (someone else
+    changed the appointment meanwhile: the service refused and the panel should reload).
+    """
+    org_id = actor.organization_id or 0
+    try:
+        if action == "move":
+            if move_start is None:
+                return "refused", "Choose one of the open times first."
+            view = update_appointment(
+                app, org_id, appointment_id, actor, start=move_start, expected_version=version
+            )
+            tz = ZoneInfo(view.clinic_timezone)
+            return "done", f"Moved to {view.start_at.astimezone(tz):%a %d %b %H:%M}."
+        cancelling = action == "cancelled"
+        category = fields.get("category") if cancelling else None
+        reason = fields.get("reason" if cancelling else "comment")
+        view = update_appointment_status(
+            app,
+            org_id,
+            appointment_id,
+            action,
+            actor,
+            reason=reason if isinstance(reason, str) else None,
+            expected_version=version,
+            cancellation_category=category if isinstance(category, str) else None,
+        )
+    except BookingError as exc:
+        return ("stale" if exc.code == "STALE" else "refused"), exc.message
+    except (PermissionDenied, TextError) as exc:
+        return "refused", getattr(exc, "message", str(exc))
+    if view.status == "cancelled":
+        label = CATEGORY_LABELS.get(view.cancellation_category or "", "cancelled")
+        return "done", f"Cancelled ({label.lower()}). The time is free again."
+    return "done", f"Now {STATUS_LABELS.get(view.status, view.status).lower()}."
+
+
+def action_feedback(kind: str | None, message: str, id_prefix: str, what: str) -> dbc.Alert:
+    """The outcome of an action; a stale one says someone else changed the appointment
+    and that ``what`` (the panel, the list) now shows it as it is."""
+    if kind == "stale":
+        return dbc.Alert(
+            [
+                html.H6("Changed by someone else", className="alert-heading fw-bold mb-1"),
+                message,
+                html.Div(f"{what} now shows the appointment as it is.", className="small"),
+            ],
+            color="warning",
+            id=f"{id_prefix}-stale",
+        )
+    color = "success" if kind == "done" else "danger"
+    return dbc.Alert(message, color=color, id=f"{id_prefix}-outcome-{kind}", className="py-2")
+
+
+def panel_fields(values: list[Any]) -> dict[str, Any]:
+    """The panel's named fields, from a callback's first pattern-matching State
+    (``State({"type": ..., "name": ALL}, "value")``): Dash gives the values in the order
+    of ``ctx.states_list``, which carries their ids."""
+    from dash import ctx
+
+    out: dict[str, Any] = {}
+    entries = ctx.states_list[0] if ctx.states_list else []
+    for entry, value in zip(entries, values, strict=False):
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(ident, dict) and isinstance(ident.get("name"), str):
+            out[ident["name"]] = value
+    return out
