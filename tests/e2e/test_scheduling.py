@@ -12,10 +12,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from data.models import Appointment, Patient, SlotHold
+from data.models import Appointment, Patient, SlotHold, User
+from data.seed import DEMO_PROFILE
+from domain.activity import count_unread_notifications
 from domain.actor import Actor
 from domain.appointment_views import get_today_appointments, get_upcoming_appointments
-from domain.appointments import create_appointment, update_appointment_status
+from domain.appointments import (
+    cancel_appointment,
+    create_appointment,
+    get_encounter_for_appointment,
+    update_appointment_status,
+)
 from domain.availability import (
     get_available_clinics,
     get_clinic_slots_range,
@@ -306,3 +313,141 @@ def test_a_stale_status_change_says_someone_else_changed_it(
     page.locator("#cal-panel-content .status-badge", has_text="Confirmed").wait_for()
     assert page.locator("#cal-panel-content").get_attribute("data-status") == "confirmed"
     shot(page, artifacts_dir, "calendar-stale", e2e_backend, full_page=False)
+
+
+def test_front_desk_books_a_slot_sees_it_in_today_checks_in_and_cancels_another(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    ctx = live_server.context
+    follow_up = _follow_up(ctx)
+    _pid, given, family = _free_patient(ctx, TODAY)
+    # The last open follow-up time today at Harbor Main Clinic (well after the notice).
+    slot = get_clinic_slots_range(ctx, 1, 1, TODAY, TODAY, appointment_type_id=follow_up)[TODAY][-1]
+    local = slot.start.astimezone(NY)
+
+    login(page, "front-desk", next_path="/availability")
+    # One day's grid: the clinic's fortnight is the first journey's.
+    page.goto(f"/availability?clinic=1&type={follow_up}&start={TODAY}&end={TODAY}")
+    page.locator(f'#av-grid a[title^="{local:%a %d %b %H:%M}: "]').click()
+    page.wait_for_url("**/book?**")
+    page.locator("#book-start .active").wait_for()
+    _choose_patient(page, given, family)
+    page.get_by_role("button", name="Book appointment").click()
+    page.locator("#book-success").wait_for()
+
+    # Today at that clinic: the new appointment in its place in time, with its type.
+    page.get_by_role("link", name="Today").click()
+    page.get_by_role("heading", name="Today").wait_for()
+    assert page.title() == "Today · Clinic scheduling"
+    page.goto("/today?clinic=1")
+    booked = get_today_appointments(ctx, 1, clinic_id=1, include_cancelled=False)
+    mine = next(a for a in booked if a.patient_name == f"{given} {family}")
+    row = page.locator(f"#today-row-{mine.id}")
+    import time as _t
+    t0 = _t.monotonic()
+    row.wait_for(timeout=90_000)
+    print("DEBUG today list after", _t.monotonic() - t0)
+    assert row.locator("td").nth(0).inner_text().startswith(f"{local:%H:%M}")
+    assert "Follow-up" in row.inner_text() and "Booked" in row.inner_text()
+    rows = page.locator("#today-table tbody tr")
+    assert rows.count() == len(booked)
+    # The count cards say what the domain says.
+    expected = sum(1 for a in booked if a.status == "booked")
+    assert page.locator("#today-count-booked .fs-3").inner_text() == str(expected)
+
+    # Check the patient in: one click; the visit record is opened.
+    row.get_by_role("button", name="Check in").click()
+    page.locator("#today-outcome-done").get_by_text("Now arrived.").wait_for()
+    page.locator(f"#today-row-{mine.id}[data-status='arrived']").wait_for()
+    assert page.locator(f"#today-row-{mine.id}").get_by_role("button", name="Start visit")
+    encounter = get_encounter_for_appointment(ctx, 1, mine.id)
+    assert encounter is not None and encounter.appointment_id == mine.id
+    shot(page, artifacts_dir, "today", e2e_backend, full_page=False)
+
+    # Cancel another one later today, with a category and a reason, from its panel.
+    other = next(
+        a
+        for a in booked
+        if a.status == "booked"
+        and a.id != mine.id
+        and a.start_at >= DEMO_ANCHOR + timedelta(hours=2)
+        and a.appointment_type_id == follow_up
+    )
+    before = {s.start: s.seats for s in get_clinic_slots_range(ctx, 1, 1, TODAY, TODAY)[TODAY]}.get(
+        other.start_at, 0
+    )
+    page.locator(f"#today-row-{other.id}").get_by_role("button", name="More…").click()
+    panel = page.locator("#cal-panel-content")
+    panel.get_by_role("heading", name=other.patient_name).wait_for()
+    panel.get_by_role("button", name="Cancel…").click()
+    panel.locator(".dash-dropdown").first.click()
+    page.get_by_role("option", name="Patient cancelled").click()
+    panel.get_by_placeholder("Details (optional)").fill("Called in sick")
+    panel.get_by_role("button", name="Cancel the appointment").click()
+    page.locator("#today-panel-outcome-done").get_by_text("The time is free again").wait_for()
+    shot(page, artifacts_dir, "today-panel", e2e_backend, full_page=False)
+    page.get_by_role("button", name="Close").click()
+    page.locator(f"#today-row-{other.id}").wait_for(state="detached")  # cancelled: hidden
+
+    # Its time is open again on the availability page.
+    after = {s.start: s for s in get_clinic_slots_range(ctx, 1, 1, TODAY, TODAY)[TODAY]}
+    assert after[other.start_at].seats == before + 1
+    start = other.start_at.astimezone(NY)
+    page.goto(f"/availability?clinic=1&start={TODAY}&end={TODAY}")
+    cell = page.locator(f'#av-grid a[title^="{start:%a %d %b %H:%M}: "]')
+    cell.wait_for()
+    assert cell.inner_text().split("\n")[0] == f"{after[other.start_at].seats} open"
+    assert errors == []
+
+
+def test_coordinator_reads_the_activity_and_marks_notifications_read(
+    page, live_server, artifacts_dir: Path, e2e_backend: str
+) -> None:
+    ctx = live_server.context
+    # Coordinators are told of cancellations (the demo organization asks for it).
+    waiting = next(
+        a
+        for a in get_today_appointments(ctx, 1, clinic_id=2)
+        if a.status == "booked" and a.start_at > DEMO_ANCHOR
+    )
+    desk = Actor(None, "Fran at the desk", "front-desk", 1)
+    cancel_appointment(ctx, 1, waiting.id, desk, "practice-initiated", reason="Room flooded")
+    coordinator = next(u for u in DEMO_PROFILE.organizations[0].users if u.role == "coordinator")
+    with ctx.db.read() as s:
+        user_id = s.scalar(select(User.id).where(User.email == coordinator.email))
+    unread = count_unread_notifications(ctx, 1, user_id)
+    assert unread >= 1
+
+    login(page, "coordinator", next_path="/activity")
+    page.get_by_role("heading", name="Activity").wait_for()
+    assert page.title() == "Activity · Clinic scheduling"
+    badge = page.locator("#shell-unread")
+    badge.get_by_text(str(unread) if unread < 100 else "99+", exact=True).wait_for()
+    notes = page.locator("#activity-note-list li")
+    notes.first.wait_for()
+    assert notes.count() == min(unread, 100)
+    assert notes.first.get_attribute("data-priority") == "high"  # high priority first
+    events = page.locator("#activity-events li")
+    events.first.wait_for()
+    assert "Fran at the desk changed" in events.first.inner_text()
+    assert "Room flooded" in events.first.inner_text()
+    shot(page, artifacts_dir, "activity", e2e_backend, full_page=False)
+
+    # One read, then all: the bell follows without a reload.
+    notes.first.get_by_role("button", name="Mark read").click()
+    if unread > 1:
+        badge.get_by_text(str(unread - 1), exact=True).wait_for()
+    page.get_by_role("button", name="Mark all read").click()
+    page.get_by_text("You're all caught up.").wait_for()
+    page.locator("#shell-unread.d-none").wait_for(state="attached")
+    assert count_unread_notifications(ctx, 1, user_id) == 0
+    # Older events, a page at a time.
+    first_page = events.all_inner_texts()
+    page.get_by_role("button", name="Older").click()
+    page.wait_for_function(
+        "t => document.querySelector('#activity-events li')?.innerText !== t",
+        arg=first_page[0],
+    )
+    assert page.locator("#activity-events li").all_inner_texts() != first_page
