@@ -178,6 +178,8 @@ def layout(practitioner: str | None = None, clinic: str | None = None, **_kwargs
                     dbc.Card(dbc.CardBody(html.Div(id=pid("list"))), className="shadow-sm"),
                 ],
                 delay_show=200,
+                # The list stays readable (dimmed) while it reloads, e.g. every minute.
+                overlay_style={"visibility": "visible", "opacity": 0.6},
             ),
             panel,
             dcc.Interval(id=pid("tick"), interval=REFRESH_MS),

@@ -320,6 +320,8 @@ def test_front_desk_books_a_slot_sees_it_in_today_checks_in_and_cancels_another(
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A busy clinic's whole day on a shared machine: allow for a slow first answer.
+    page.set_default_timeout(60_000)
     ctx = live_server.context
     follow_up = _follow_up(ctx)
     _pid, given, family = _free_patient(ctx, TODAY)
@@ -345,10 +347,7 @@ def test_front_desk_books_a_slot_sees_it_in_today_checks_in_and_cancels_another(
     booked = get_today_appointments(ctx, 1, clinic_id=1, include_cancelled=False)
     mine = next(a for a in booked if a.patient_name == f"{given} {family}")
     row = page.locator(f"#today-row-{mine.id}")
-    import time as _t
-    t0 = _t.monotonic()
-    row.wait_for(timeout=90_000)
-    print("DEBUG today list after", _t.monotonic() - t0)
+    row.wait_for()
     assert row.locator("td").nth(0).inner_text().startswith(f"{local:%H:%M}")
     assert "Follow-up" in row.inner_text() and "Booked" in row.inner_text()
     rows = page.locator("#today-table tbody tr")
@@ -405,6 +404,7 @@ def test_front_desk_books_a_slot_sees_it_in_today_checks_in_and_cancels_another(
 def test_coordinator_reads_the_activity_and_marks_notifications_read(
     page, live_server, artifacts_dir: Path, e2e_backend: str
 ) -> None:
+    page.set_default_timeout(60_000)
     ctx = live_server.context
     # Coordinators are told of cancellations (the demo organization asks for it).
     waiting = next(
