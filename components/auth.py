@@ -479,7 +479,10 @@ def _is_output_entry(entry: Any, declared: Any) -> bool:
     if isinstance(entry, list) and not wildcard:
         return False
     for e in entry if isinstance(entry, list) else [entry]:
-        if not isinstance(e, dict) or e.get("property") != declared.component_property:
+        if not isinstance(e, dict) or not isinstance(e.get("property"), str):
+            return False
+        # An output declared with allow_duplicate comes as "property@<hash>".
+        if e["property"].split("@", 1)[0] != declared.component_property:
             return False
         if not (
             isinstance(e.get("id"), dict) if wildcard else e.get("id") == declared.component_id

@@ -82,7 +82,9 @@ def layout(**_kwargs: str) -> Any:
             dbc.CardBody(
                 [
                     html.Div(id=pid("notes-feedback")),
-                    dcc.Loading(html.Div(id=pid("notes")), delay_show=200),
+                    # Rendered with the page: "mark read" fires at load with nothing
+                    # clicked, and its no_update would keep a callback-only list empty.
+                    dcc.Loading(html.Div(_notes(), id=pid("notes")), delay_show=200),
                 ]
             ),
         ],
@@ -199,10 +201,18 @@ def _note(n: NotificationView, tz: str) -> html.Li:
 @callback(
     Output(pid("notes"), "children"),
     Input(pid("notes-refresh"), "data"),
+    prevent_initial_call=True,
     permission=SIGNED_IN,
 )
 def show_notifications(_refresh: int | None) -> object:
-    actor = current_actor()
+    return _notes()
+
+
+def _notes() -> object:
+    user = current_user()
+    if user is None:  # the start-up render, as nobody
+        return None
+    actor = user.actor
     org_id = actor.organization_id or 0
     try:
         notes = get_unread_notifications(

@@ -80,8 +80,8 @@ def _split_output(output_key: str) -> list[str]:
 
 def _dep(spec: str) -> dict[str, Any]:
     # An output declared with allow_duplicate is keyed "id.prop@hash"; the browser sends
-    # the plain property.
-    ident, prop = spec.split("@", 1)[0].rsplit(".", 1)
+    # "prop@hash" as its property, and so does this.
+    ident, prop = spec.rsplit(".", 1)
     return {
         "id": _concrete(json.loads(ident)) if ident.startswith("{") else ident,
         "property": prop,
