@@ -315,6 +315,7 @@ def test_a_stale_status_change_says_someone_else_changed_it(
     shot(page, artifacts_dir, "calendar-stale", e2e_backend, full_page=False)
 
 
+@pytest.mark.timeout(900)  # five pages of a busy clinic's day on a shared 2-core machine
 def test_front_desk_books_a_slot_sees_it_in_today_checks_in_and_cancels_another(
     page, live_server, artifacts_dir: Path, e2e_backend: str
 ) -> None:
