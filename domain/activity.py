@@ -344,8 +344,20 @@ def get_activity_feed(
     ``before`` pages back; with ``before_id`` (the last event of the previous page) the
     page continues exactly after that event: one change writes several events with the
     same time (a check-in and the visit record it opens), which ``before`` alone would
-    skip at a page boundary.
+    skip at a page boundary. Given ``before_id`` alone, the time is the event's own, looked
+    up in this organization: a page's cursor is just an event id, and one that is not this
+    organization's (another's, or none) is no position at all, so the page is empty.
     """
+    if before is None and before_id is not None:
+        with ctx.db.read() as s:
+            before = s.scalar(
+                select(ActivityEvent.created_at).where(
+                    ActivityEvent.id == before_id,
+                    ActivityEvent.organization_id == organization_id,
+                )
+            )
+        if before is None:
+            return []
     stmt = _activity_select().where(ActivityEvent.organization_id == organization_id)
     if before is not None and before_id is not None:
         stmt = stmt.where(

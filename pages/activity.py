@@ -8,7 +8,6 @@ appointments), so the page opens to everyone; the feed needs ``view_activity``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash
@@ -17,7 +16,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from components.auth import SIGNED_IN, callback
 from components.context import app_context, current_actor, current_user
-from components.forms import empty_state, page_header, parse_instant, parse_int
+from components.forms import empty_state, page_header, parse_int
 from components.ids import id_factory
 from components.shell import UNREAD_ID, unread_label
 from domain.activity import (
@@ -304,11 +303,9 @@ def _event(e: ActivityView, tz: str) -> html.Li:
     )
 
 
-def _cursor_entry(value: Any) -> tuple[datetime, int] | None:
-    if not isinstance(value, dict):
-        return None
-    at, ident = parse_instant(value.get("at")), parse_int(value.get("id"))
-    return (at, ident) if at is not None and ident is not None else None
+def _cursor_entry(value: Any) -> int | None:
+    """A page's position: the id of the last event shown on the page before it."""
+    return parse_int(value.get("id")) if isinstance(value, dict) else None
 
 
 @callback(
@@ -331,8 +328,7 @@ def show_feed(
         app_context(),
         org_id,
         limit=PAGE_SIZE + 1,
-        before=position[0] if position else None,
-        before_id=position[1] if position else None,
+        before_id=position,
         min_priority="high" if important else None,
     )
     has_older = len(events) > PAGE_SIZE
@@ -348,7 +344,7 @@ def show_feed(
         title = "No important events yet." if important else "No activity yet."
         return empty_state(title, hint, icon="bi-clock-history"), None, True, first_page
     tz = _timezone(org_id)
-    last = {"at": events[-1].created_at.isoformat(), "id": events[-1].id}
+    last = {"id": events[-1].id}
     listing = html.Ul([_event(e, tz) for e in events], className="list-group", id=pid("events"))
     return listing, last, not has_older, first_page
 

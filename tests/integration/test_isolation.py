@@ -3,7 +3,8 @@ session, never from the request.
 
 An administrator of organization A (every permission) forges each page callback that
 takes a record id with organization B's patient, practitioner, clinic, appointment,
-appointment type, schedule block, leave and assignment ids. Each answer must be exactly
+appointment type, schedule block, leave, assignment, waitlist, notification and
+activity event ids. Each answer must be exactly
 the answer to the same request naming ids that exist nowhere (so it tells nothing, not
 even that the record exists), must name nothing of B's, and no row of either
 organization may change.
@@ -29,9 +30,11 @@ from sqlalchemy import select
 
 from components.ids import dom_id
 from data.models import (
+    ActivityEvent,
     Base,
     Clinic,
     ClinicAssignment,
+    Notification,
     Organization,
     Patient,
     Practitioner,
@@ -54,6 +57,7 @@ SECRETS = (
     "Zeppelin",
     "@b.test",
     "Confidential note of B",
+    "Notice for B",
     "B-only visit",
 )
 THURSDAY = date(2026, 3, 19)  # the day after the world's clock; B's visit is that day
@@ -68,6 +72,9 @@ KINDS = (
     "assignment",
     "entry",
     "offer",
+    "today",
+    "notification",
+    "event",
 )
 # Ids that exist in no organization: what a forged request is answered like.
 GHOST = {kind: 987_001 + i for i, kind in enumerate(KINDS)}
@@ -622,6 +629,84 @@ FORGERIES: list[Forgery] = [
         )
         for who in ("pc", "p", "c")
     ],
+    # Today: whose day, the one-click steps (at the version shown) and the panel.
+    *[
+        Forgery(
+            "today-counts.children",
+            lambda t, o, kind=kind: {
+                "today-who.value": f"{kind[0]}-{t[kind]}",
+                "today-cancelled.value": True,
+                "today-refresh.data": 0,
+            },
+            label=kind,
+        )
+        for kind in ("practitioner", "clinic")
+    ],
+    Forgery(
+        "today-feedback.children",
+        lambda t, o: {
+            _all({"id": None, "status": None, "type": "today-step", "version": None}): [
+                ({"type": "today-step", "id": t["today"], "status": "arrived", "version": 1}, 1)
+            ],
+            "today-refresh.data": 0,
+        },
+        (
+            lambda t: {"type": "today-step", "id": t["today"], "status": "arrived", "version": 1},
+            "n_clicks",
+        ),
+    ),
+    Forgery(
+        "today-panel.is_open",
+        *_click("today-more", "id", lambda t: t["today"]),
+        echo=True,
+    ),
+    Forgery(
+        "today-panel-body.children",
+        lambda t, o: {"today-selected.data": {"id": t["today"], "opened": 0}},
+    ),
+    *[
+        Forgery(
+            "today-panel-result.data",
+            lambda t, o, action=action: {
+                _all({"action": None, "type": "today-act"}): [
+                    ({"type": "today-act", "action": action}, 1)
+                ],
+                _all({"name": None, "type": "today-field"}, "value"): [
+                    ({"type": "today-field", "name": "reason"}, "forged"),
+                    ({"type": "today-field", "name": "category"}, "patient-initiated"),
+                    ({"type": "today-field", "name": "comment"}, "forged"),
+                ],
+                "today-selected.data": {"id": t["today"], "opened": 0},
+                "today-version.data": 1,
+                "today-refresh.data": 0,
+            },
+            (lambda t, action=action: {"type": "today-act", "action": action}, "n_clicks"),
+            label=action,
+        )
+        for action in ("confirmed", "no-show", "cancelled")
+    ],
+    # Activity: marking another's notification read, and a feed page after another's event.
+    Forgery(
+        "activity-notes-refresh.data",
+        *_click("activity-read", "id", lambda t: t["notification"]),
+    ),
+    Forgery(
+        "activity-feed.children",
+        lambda t, o: {
+            "activity-cursor.data": [{"id": t["event"]}],
+            "activity-important.value": False,
+        },
+    ),
+    Forgery(
+        "activity-cursor.data",
+        lambda t, o: {
+            "activity-older.n_clicks": 1,
+            "activity-cursor.data": [],
+            "activity-last.data": {"id": t["event"]},
+        },
+        "activity-older.n_clicks",
+        echo=True,
+    ),
 ]
 
 # Callbacks that take no record ids: the organization and everything else they read come
@@ -640,6 +725,10 @@ NO_IDS = {
     "waitlist-lists.children",
     # Shows or hides the series fields by the "repeat" switch and how the series ends.
     "book-repeat-box.is_open",
+    # The session's user's own unread notifications, listed again after a change.
+    "activity-notes.children",
+    # The bell: the session's user's unread count, at each page change and every minute.
+    "shell-unread.children",
 }
 
 
@@ -746,7 +835,44 @@ def isolation(access_world: World) -> Isolation:
                     waitlist_offer_id=offer.id,
                 )
             )
+            # On the clock's day, for Today; A's is the one its own-id controls change.
+            today = make_appointment(
+                s, patient, prac, clinic, kind, datetime(2026, 3, 18, 17, 0, tzinfo=UTC)
+            )
+            name = "Brunhilde Zeppelin" if key == "b" else "A patient"
+            # Two events before anything the tests do: a feed cursor at the newer one
+            # pages on to the older one.
+            events = [
+                ActivityEvent(
+                    organization_id=org.id,
+                    event_type="APPOINTMENT_CREATED",
+                    appointment_id=visit.id,
+                    payload={"patient_name": name, "practitioner_name": prac.name},
+                    created_at=datetime(2026, 3, 17, hour, tzinfo=UTC),
+                )
+                for hour in (10, 11)
+            ]
+            s.add_all(events)
+            s.flush()
+            # Addressed to the administrators by role: only the organization tells
+            # A's administrator from B's.
+            notification = Notification(
+                organization_id=org.id,
+                event_id=events[-1].id,
+                recipient_kind="role",
+                recipient_role="admin",
+                priority="high",
+                channel="in-app",
+                title=f"Notice for {key.upper()}",
+                body=f"Confidential note of {key.upper()}",
+                created_at=datetime(2026, 3, 17, 11, tzinfo=UTC),
+            )
+            s.add(notification)
+            s.flush()
             ids[key] = {
+                "today": today.id,
+                "notification": notification.id,
+                "event": events[-1].id,
                 "entry": entry.id,
                 "offer": offer.id,
                 "patient": patient.id,
@@ -854,7 +980,9 @@ def test_every_callback_is_either_forged_or_takes_no_ids(isolation: Isolation) -
     # A callback listed as taking no ids must not read one from its inputs.
     idish = re.compile(
         r"patient|practitioner|clinic|appointment|type\b|selected|editing|"
-        r"pending|assigning|who|index|pick|upload|_pages_location"
+        # Pages take record ids from the query string only (no path templates): a
+        # callback that follows the pathname alone (the bell) reads none.
+        r"pending|assigning|who|index|pick|upload|_pages_location\.search|cursor|last\b"
     )
     for key in quiet:
         cb = world.app.callback_map[key]

@@ -150,18 +150,22 @@ def test_paging_back_continues_after_the_last_event_even_at_the_same_time(busy: 
     update_appointment_status(busy.ctx, busy.org_id, booked.id, "arrived", busy.front_desk)
     everything = get_activity_feed(busy.ctx, busy.org_id)
     assert everything[0].created_at == everything[1].created_at
-    pages: list[int] = []
-    last = None
-    while True:
-        page = get_activity_feed(
-            busy.ctx,
-            busy.org_id,
-            limit=1,
-            before=last.created_at if last else None,
-            before_id=last.id if last else None,
-        )
-        if not page:
-            break
-        pages.extend(e.id for e in page)
-        last = page[-1]
-    assert pages == [e.id for e in everything]
+    # With the last event's time and id, and (as the Activity page pages) its id alone.
+    for with_time in (True, False):
+        pages: list[int] = []
+        last = None
+        while True:
+            page = get_activity_feed(
+                busy.ctx,
+                busy.org_id,
+                limit=1,
+                before=last.created_at if last and with_time else None,
+                before_id=last.id if last else None,
+            )
+            if not page:
+                break
+            pages.extend(e.id for e in page)
+            last = page[-1]
+        assert pages == [e.id for e in everything]
+    # An event id that is not this organization's is no position.
+    assert get_activity_feed(busy.ctx, busy.org_id, before_id=everything[0].id + 10_000) == []
