@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from datetime import time as time_of_day
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,14 @@ from components.status import STATUS_LABELS, status_badge
 from data.vocabulary import CANCELLATION_CATEGORIES, MAX_NOTES_LENGTH, MAX_REASON_LENGTH
 from domain.activity import ActivityView
 from domain.actor import Actor
-from domain.appointments import update_appointment, update_appointment_status
-from domain.calendar import AppointmentDetails
+from domain.appointments import (
+    SeriesChange,
+    cancel_series,
+    update_appointment,
+    update_appointment_status,
+    update_series,
+)
+from domain.calendar import AppointmentDetails, get_appointment_details
 from domain.context import AppContext
 from domain.errors import BookingError
 from domain.permissions import PermissionDenied
@@ -397,12 +404,31 @@ def apply_action(
     fields: dict[str, Any],
     move_start: datetime | None = None,
 ) -> tuple[str, str]:
-    """Carry out a panel's action (a target status, or "move") at the version the panel
-    showed; returns (kind, message) with kind "done", "refused" or "stale" (someone else
-    changed the appointment meanwhile: the service refused and the panel should reload).
+    """Carry out a panel's action (a target status, "move" or "series-edit") at the
+    version the panel showed; a cancellation with the "scope" field at "following" or
+    "all" cancels that much of the appointment's series. Returns (kind, message) with kind
+    "done", "refused" or "stale" (someone else changed the appointment meanwhile: the
+    service refused and the panel should reload).
     """
     org_id = actor.organization_id or 0
     try:
+        if action == "series-edit":
+            return _edit_series(app, actor, appointment_id, fields, version)
+        scope = fields.get("scope")
+        if action == "cancelled" and scope in ("following", "all"):
+            category = fields.get("category")
+            reason = fields.get("reason")
+            change = cancel_series(
+                app,
+                org_id,
+                appointment_id,
+                scope,
+                actor,
+                category if isinstance(category, str) else "",
+                reason=reason if isinstance(reason, str) else None,
+                expected_version=version,
+            )
+            return "done", _series_outcome("Cancelled", change)
         if action == "move":
             if move_start is None:
                 return "refused", "Choose one of the open times first."
@@ -432,6 +458,57 @@ def apply_action(
         label = CATEGORY_LABELS.get(view.cancellation_category or "", "cancelled")
         return "done", f"Cancelled ({label.lower()}). The time is free again."
     return "done", f"Now {STATUS_LABELS.get(view.status, view.status).lower()}."
+
+
+def _series_outcome(done: str, change: SeriesChange) -> str:
+    n = len(change.changed)
+    text = f"{done} {n} appointment{'s' if n != 1 else ''} of the series."
+    if change.left_alone:
+        left = "; ".join(
+            f"{v.start_at.astimezone(ZoneInfo(v.clinic_timezone)):%a %d %b} {why}"
+            for v, why in change.left_alone
+        )
+        text += f" Left as they were: {left}."
+    return text
+
+
+def _edit_series(
+    app: AppContext,
+    actor: Actor,
+    appointment_id: int,
+    fields: dict[str, Any],
+    version: int | None,
+) -> tuple[str, str]:
+    """The "Edit the series" form: time of day, duration, notes over a scope; only what
+    differs from the appointment as it is now is changed."""
+    scope = fields.get("edit-scope")
+    raw_time = fields.get("edit-time")
+    try:
+        local_time = time_of_day.fromisoformat(raw_time) if isinstance(raw_time, str) else None
+    except ValueError:
+        local_time = None
+    if local_time is None:
+        return "refused", "Give the time of day (hours and minutes)."
+    duration = fields.get("edit-duration")
+    if isinstance(duration, float) and duration.is_integer():
+        duration = int(duration)
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        return "refused", "The duration must be a whole number of minutes."
+    notes = fields.get("edit-notes")
+    org_id = actor.organization_id or 0
+    current = get_appointment_details(app, org_id, appointment_id, actor=actor).appointment
+    change = update_series(
+        app,
+        org_id,
+        appointment_id,
+        scope if isinstance(scope, str) else "",
+        actor,
+        local_time=local_time if local_time != current.local_start.time() else None,
+        duration_minutes=duration if duration != current.duration_minutes else None,
+        notes=notes if isinstance(notes, str) and notes != (current.notes or "") else None,
+        expected_version=version,
+    )
+    return "done", _series_outcome("Changed", change)
 
 
 def action_feedback(kind: str | None, message: str, id_prefix: str, what: str) -> dbc.Alert:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
-from datetime import time as time_of_day
 from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -19,28 +18,24 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, dcc, html, no_update
 
-from components.appointment_panel import CATEGORY_LABELS, appointment_panel
+from components.appointment_panel import (
+    action_feedback,
+    apply_action,
+    appointment_panel,
+    panel_fields,
+)
 from components.auth import callback
 from components.calendar_grid import GridItem, calendar_grid, day_column_header, status_legend
 from components.context import app_context, current_actor, current_user
 from components.forms import empty_state, page_header, parse_date, parse_instant, parse_int
 from components.ids import id_factory
-from components.status import STATUS_LABELS
 from domain.actor import Actor
-from domain.appointments import (
-    SeriesChange,
-    cancel_series,
-    update_appointment,
-    update_appointment_status,
-    update_series,
-)
 from domain.availability import AvailabilityError, ClinicSlot, Slot, get_practitioner_slots
 from domain.calendar import CalendarView, get_appointment_details, get_calendar
 from domain.catalog import list_clinics, list_practitioners
 from domain.errors import BookingError
 from domain.organizations import get_organization
 from domain.permissions import Permission, PermissionDenied
-from domain.text import TextError
 
 dash.register_page(
     __name__,
@@ -516,37 +511,11 @@ def show_panel(
         and isinstance(result.get("at"), int | float)
         and result["at"] >= opened
     ):
-        feedback = _feedback(result)
+        feedback = action_feedback(
+            result.get("kind"), str(result.get("message", "")), "cal", "The panel"
+        )
     body = appointment_panel(details, _act_id, _field_ids(appointment_id), _today(org_id))
     return body, details.appointment.version, feedback
-
-
-def _feedback(result: dict[str, Any]) -> dbc.Alert:
-    kind = result.get("kind")
-    message = str(result.get("message", ""))
-    if kind == "stale":
-        return dbc.Alert(
-            [
-                html.H6("Changed by someone else", className="alert-heading fw-bold mb-1"),
-                message,
-                html.Div("The panel now shows the appointment as it is.", className="small"),
-            ],
-            color="warning",
-            id=pid("stale"),
-        )
-    color = "success" if kind == "done" else "danger"
-    return dbc.Alert(message, color=color, id=pid(f"outcome-{kind}"), className="py-2")
-
-
-def _fields(values: list[Any]) -> dict[str, Any]:
-    """The panel's named fields (pattern-matching states come with their ids)."""
-    out: dict[str, Any] = {}
-    entries = ctx.states_list[0] if ctx.states_list else []
-    for entry, value in zip(entries, values, strict=False):
-        ident = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(ident, dict) and isinstance(ident.get("name"), str):
-            out[ident["name"]] = value
-    return out
 
 
 @callback(
@@ -569,121 +538,26 @@ def act(
     version: int | None,
     refresh: int | None,
 ) -> tuple[object, object]:
-    """Apply a status change, a cancellation or a move at the version the panel shows:
-    if someone changed the appointment meanwhile, the service refuses it (STALE) and the
-    panel reloads."""
+    """Apply a status change, a cancellation (of one appointment or a scope of its
+    series), a move or a series edit at the version the panel shows: if someone changed
+    the appointment meanwhile, the service refuses it (STALE) and the panel reloads."""
     triggered = ctx.triggered_id
     clicked = bool(ctx.triggered) and bool(ctx.triggered[0].get("value"))
     appointment_id = parse_int((selected or {}).get("id"))
     action = triggered.get("action") if isinstance(triggered, dict) else None
     if not clicked or appointment_id is None or not isinstance(action, str):
         return no_update, no_update
-    fields = _fields(field_values or [])
-    actor = current_actor()
-    org_id = actor.organization_id or 0
-    app = app_context()
-    bump = (refresh or 0) + 1
-
-    def outcome(kind: str, message: str) -> tuple[object, object]:
-        data = {"id": appointment_id, "at": time.time(), "kind": kind, "message": message}
-        return data, bump
-
-    try:
-        if action == "series-edit":
-            return outcome(*_edit_series(appointment_id, fields, version))
-        scope = fields.get("scope")
-        if action == "cancelled" and scope in ("following", "all"):
-            category = fields.get("category")
-            reason = fields.get("reason")
-            change = cancel_series(
-                app,
-                org_id,
-                appointment_id,
-                scope,
-                actor,
-                category if isinstance(category, str) else "",
-                reason=reason if isinstance(reason, str) else None,
-                expected_version=version,
-            )
-            return outcome("done", _series_outcome("Cancelled", change))
-        if action == "move":
-            start = parse_instant(next((v for v in move_starts or [] if v), None))
-            if start is None:
-                return outcome("refused", "Choose one of the open times first.")
-            view = update_appointment(
-                app, org_id, appointment_id, actor, start=start, expected_version=version
-            )
-            tz = ZoneInfo(view.clinic_timezone)
-            return outcome("done", f"Moved to {view.start_at.astimezone(tz):%a %d %b %H:%M}.")
-        cancelling = action == "cancelled"
-        category = fields.get("category") if cancelling else None
-        reason = fields.get("reason" if cancelling else "comment")
-        view = update_appointment_status(
-            app,
-            org_id,
-            appointment_id,
-            action,
-            actor,
-            reason=reason if isinstance(reason, str) else None,
-            expected_version=version,
-            cancellation_category=category if isinstance(category, str) else None,
-        )
-    except BookingError as exc:
-        return outcome("stale" if exc.code == "STALE" else "refused", exc.message)
-    except (PermissionDenied, TextError) as exc:
-        return outcome("refused", getattr(exc, "message", str(exc)))
-    if view.status == "cancelled":
-        label = CATEGORY_LABELS.get(view.cancellation_category or "", "cancelled")
-        return outcome("done", f"Cancelled ({label.lower()}). The time is free again.")
-    return outcome("done", f"Now {STATUS_LABELS.get(view.status, view.status).lower()}.")
-
-
-def _series_outcome(done: str, change: SeriesChange) -> str:
-    n = len(change.changed)
-    text = f"{done} {n} appointment{'s' if n != 1 else ''} of the series."
-    if change.left_alone:
-        left = "; ".join(
-            f"{v.start_at.astimezone(ZoneInfo(v.clinic_timezone)):%a %d %b} {why}"
-            for v, why in change.left_alone
-        )
-        text += f" Left as they were: {left}."
-    return text
-
-
-def _edit_series(
-    appointment_id: int, fields: dict[str, Any], version: int | None
-) -> tuple[str, str]:
-    """The panel's "Edit the series" form: time of day, duration, notes over a scope."""
-    scope = fields.get("edit-scope")
-    raw_time = fields.get("edit-time")
-    try:
-        local_time = time_of_day.fromisoformat(raw_time) if isinstance(raw_time, str) else None
-    except ValueError:
-        local_time = None
-    if local_time is None:
-        return "refused", "Give the time of day (hours and minutes)."
-    duration = fields.get("edit-duration")
-    if isinstance(duration, float) and duration.is_integer():
-        duration = int(duration)
-    if isinstance(duration, bool) or not isinstance(duration, int):
-        return "refused", "The duration must be a whole number of minutes."
-    notes = fields.get("edit-notes")
-    actor = current_actor()
-    app = app_context()
-    org_id = actor.organization_id or 0
-    current = get_appointment_details(app, org_id, appointment_id, actor=actor).appointment
-    change = update_series(
-        app,
-        org_id,
+    kind, message = apply_action(
+        app_context(),
+        current_actor(),
         appointment_id,
-        scope if isinstance(scope, str) else "",
-        actor,
-        local_time=local_time if local_time != current.local_start.time() else None,
-        duration_minutes=duration if duration != current.duration_minutes else None,
-        notes=notes if isinstance(notes, str) and notes != (current.notes or "") else None,
-        expected_version=version,
+        action,
+        version,
+        panel_fields(field_values or []),
+        move_start=parse_instant(next((v for v in move_starts or [] if v), None)),
     )
-    return "done", _series_outcome("Changed", change)
+    data = {"id": appointment_id, "at": time.time(), "kind": kind, "message": message}
+    return data, (refresh or 0) + 1
 
 
 @callback(
