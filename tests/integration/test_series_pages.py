@@ -165,3 +165,47 @@ def test_the_panel_cancels_this_and_the_following_occurrences(
         "cancelled",
         "cancelled",
     ]
+
+
+def test_todays_panel_cancels_the_whole_series_too(access_world: World, follow_up: int) -> None:
+    """Today's panel and the calendar's carry out actions alike: the scope is honoured."""
+    desk = access_world.signed_in("front-desk")
+    form = _form(access_world, follow_up, 16, 3)
+    preview = desk.call("book-preview-table.children", {"book-preview.n_clicks": 1}, form)
+    ticks = [
+        ({"type": "book-occurrence", "start": o["props"]["id"]["start"]}, True)
+        for o in _checkboxes(preview.output("book-preview-table.children"))
+    ]
+    desk.call(
+        "book-preview-table.children",
+        {"book-book-series.n_clicks": 1},
+        {**form, OCCURRENCES: ticks},
+    )
+    ids = [i for i, _sid, _st in _series_rows(access_world, 16)]
+    assert len(ids) == 3
+
+    admin = access_world.signed_in("admin")
+    selected = {"today-selected.data": {"id": ids[1], "opened": 0}}
+    panel = admin.call("today-panel-body.children", selected)
+    assert "Appointment 2 of 3, every week" in panel.text
+    assert "This and the following ones" in panel.text
+    act = {"type": "today-act", "action": "cancelled"}
+    payload = admin.payload(
+        "today-panel-result.data",
+        {'{"action":["ALL"],"type":"today-act"}.n_clicks': [(act, 1)]},
+        {
+            **selected,
+            "today-version.data": 1,
+            '{"name":["ALL"],"type":"today-field"}.value': [
+                ({"type": "today-field", "name": "scope"}, "all"),
+                ({"type": "today-field", "name": "category"}, "practice-initiated"),
+            ],
+        },
+    )
+    payload["changedPropIds"] = [f"{dom_id(act)}.n_clicks"]
+    answer = admin.post_callback(payload)
+
+    assert answer.status == 200
+    result = json.dumps(answer.output("today-panel-result.data"))
+    assert "Cancelled 3 appointments of the series" in result
+    assert [st for _i, _sid, st in _series_rows(access_world, 16)] == ["cancelled"] * 3
