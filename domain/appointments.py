@@ -1534,6 +1534,8 @@ def preview_series(
                     appointment_type_id=appointment_type_id,
                     start=start,
                     duration=duration_minutes,
+                    # The booking form holds the first time for this user: not a clash.
+                    ignore_holds_of_user=actor.user_id,
                 )
             except BookingError as exc:
                 if exc.code in _SERIES_WIDE_CODES:
@@ -1613,6 +1615,7 @@ def book_series(
                         appointment_type_id=appointment_type_id,
                         start=start,
                         duration=duration_minutes,
+                        ignore_holds_of_user=actor.user_id,
                     )
                 )
             except BookingError as exc:
@@ -1642,6 +1645,8 @@ def book_series(
         for t in targets:
             a, _event = _insert(s, org, t, actor, now, notes, series.id)
             views.append(_view(a, t.patient, t.practitioner, t.clinic, t.kind))
+        # As a single booking does: the series took the seat the booker was holding.
+        freed = holds.consume_user_holds(s, org.id, actor.user_id, practitioner_id)
         chosen_set = set(wanted)
         skipped = [start for start in starts if start not in chosen_set]
         t0 = targets[0]
@@ -1665,7 +1670,7 @@ def book_series(
             at=now,
         )
         _notify_series_booked(s, org, event, views, t0, rule)
-    _invalidate(ctx, org.id, [(v.practitioner_id, v.start_at, v.end_at) for v in views])
+    _invalidate(ctx, org.id, [*((v.practitioner_id, v.start_at, v.end_at) for v in views), *freed])
     return SeriesBooking(series.id, views, skipped)
 
 

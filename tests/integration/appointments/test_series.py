@@ -399,3 +399,38 @@ def test_scoped_changes_need_the_same_permissions_as_single_ones(world: World) -
     # ... but may edit their notes.
     result = update_series(world.ctx, world.org_id, ids[0], "all", world.front_desk, notes="x")
     assert len(result.changed) == 6
+
+
+def test_the_time_the_booking_form_holds_is_the_series_first_not_a_clash(world: World) -> None:
+    """Opening the form on a slot holds it for the clerk; their series takes that seat."""
+    from data.models import SlotHold
+    from domain.holds import hold_slot
+
+    args = _args(world)
+    hold_slot(
+        world.ctx,
+        world.org_id,
+        world.front_desk,
+        practitioner_id=world.practitioner_id,
+        clinic_id=world.clinic_id,
+        start=args["first_start"],
+        duration_minutes=30,
+    )
+    preview = preview_series(world.ctx, world.org_id, **args)
+    assert [o.ok for o in preview.occurrences] == [True] * 6
+    result = book_series(world.ctx, world.org_id, chosen=[o.start for o in preview.bookable], **args)
+    assert len(result.booked) == 6
+    assert _count(world, SlotHold) == 0  # the hold became the first appointment
+    # Someone else's hold on a later week is still a clash for the clerk.
+    other = _args(world, first_day=SERIES_DAY + timedelta(weeks=10))
+    hold_slot(
+        world.ctx,
+        world.org_id,
+        world.coordinator,
+        practitioner_id=world.practitioner_id,
+        clinic_id=world.clinic_id,
+        start=other["first_start"] + timedelta(weeks=2),
+        duration_minutes=30,
+    )
+    checks = preview_series(world.ctx, world.org_id, **other).occurrences
+    assert [o.ok for o in checks] == [True, True, False, True, True, True]
