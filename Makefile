@@ -26,9 +26,13 @@ run: $(VENV)/.installed
 	$(VENV)/bin/appointments seed --if-empty
 	$(VENV)/bin/appointments serve
 
+# Two test processes: much of the suite waits on browsers, servers and databases.
+# TEST_WORKERS=0 runs it in one process (easier to read a failure).
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,7 @@ the PostgreSQL half with the reason; with ``CI=true`` it fails the run.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -73,12 +74,14 @@ class PostgresServer:
         if self._error:
             unavailable(self._error)
 
-    def create_database(self, label: str) -> str:
+    def create_database(self, label: str, template: str | None = None) -> str:
+        """A new database; with ``template`` (a URL of this server's), a copy of that one."""
         self.check()
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         name = f"clinic_test_{label}_{worker}_{uuid.uuid4().hex[:8]}"
+        copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
         with self._admin().connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         self.created.append(name)
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
@@ -115,10 +118,16 @@ def pg_server() -> Iterator[PostgresServer]:
     server.drop_all()
 
 
-def new_database_url(backend: str, label: str, tmp_dir: Path, pg: PostgresServer) -> str:
+def new_database_url(
+    backend: str, label: str, tmp_dir: Path, pg: PostgresServer, template: str | None = None
+) -> str:
+    """A new database of ``backend``: empty, or a copy of the ``template`` database."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_dir / f'{label}-{uuid.uuid4().hex[:8]}.sqlite3'}"
-    return pg.create_database(label)
+        path = tmp_dir / f"{label}-{uuid.uuid4().hex[:8]}.sqlite3"
+        if template:
+            shutil.copyfile(make_url(template).database or "", path)
+        return f"sqlite:///{path}"
+    return pg.create_database(label, template)
 
 
 @pytest.fixture(scope="session")
@@ -166,27 +175,58 @@ def db(backend: str, migrated_urls: dict[str, str]) -> Iterator[Database]:
         database.dispose()
 
 
-class _DemoDatabases(dict):  # type: ignore[type-arg]
+class _DemoTemplates(dict):  # type: ignore[type-arg]
+    """One migrated, demo-seeded database per backend, never opened by a test: seeding
+    takes seconds, copying it (a file copy, or PostgreSQL's CREATE DATABASE ... TEMPLATE)
+    a fraction, so every module that needs its own writable demo data gets a copy."""
+
     def __init__(self, tmp: Path, pg: PostgresServer) -> None:
         super().__init__()
         self.tmp, self.pg = tmp, pg
 
-    def __missing__(self, backend: str) -> Database:
+    def __missing__(self, backend: str) -> str:
         from data.seed import seed
 
-        url = new_database_url(backend, "demo", self.tmp, self.pg)
+        url = new_database_url(backend, "template", self.tmp, self.pg)
         upgrade(url)
         database = Database(url)
         seed(database, anchor=DEMO_ANCHOR)
+        if backend == "sqlite":
+            # The copy is of the main file alone: fold the write-ahead log into it first.
+            with database.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # PostgreSQL copies a template only while nobody is connected to it.
+        database.dispose()
+        self[backend] = url
+        return url
+
+    def copy(self, backend: str, label: str, tmp_dir: Path) -> Database:  # type: ignore[override]
+        return Database(new_database_url(backend, label, tmp_dir, self.pg, self[backend]))
+
+
+@pytest.fixture(scope="session")
+def demo_templates(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
+) -> _DemoTemplates:
+    return _DemoTemplates(tmp_path_factory.mktemp("demo-template"), pg_server)
+
+
+class _DemoDatabases(dict):  # type: ignore[type-arg]
+    def __init__(self, templates: _DemoTemplates, tmp: Path) -> None:
+        super().__init__()
+        self.templates, self.tmp = templates, tmp
+
+    def __missing__(self, backend: str) -> Database:
+        database = self.templates.copy(backend, "demo", self.tmp)
         self[backend] = database
         return database
 
 
 @pytest.fixture(scope="session")
 def demo_databases(
-    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
+    tmp_path_factory: pytest.TempPathFactory, demo_templates: _DemoTemplates
 ) -> Iterator[dict[str, Database]]:
-    dbs = _DemoDatabases(tmp_path_factory.mktemp("demo"), pg_server)
+    dbs = _DemoDatabases(demo_templates, tmp_path_factory.mktemp("demo"))
     yield dbs  # type: ignore[misc]
     for database in dbs.values():
         database.dispose()

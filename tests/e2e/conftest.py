@@ -14,18 +14,18 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
 from data.db import Database
-from data.migrate import upgrade
 from data.seed import DEMO_PROFILE
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from settings import Settings
-from tests.conftest import BACKENDS, DEMO_ANCHOR, PostgresServer, new_database_url, unavailable
+from tests.conftest import BACKENDS, DEMO_ANCHOR, unavailable
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Chromium flags for a closed network: without the background-networking ones it keeps
@@ -62,14 +62,10 @@ def e2e_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def e2e_db(
-    e2e_backend: str, tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
+    e2e_backend: str, tmp_path_factory: pytest.TempPathFactory, demo_templates: Any
 ) -> Iterator[Database]:
-    from data.seed import seed
-
-    url = new_database_url(e2e_backend, "e2e", tmp_path_factory.mktemp("e2e"), pg_server)
-    upgrade(url)
-    database = Database(url)
-    seed(database, anchor=DEMO_ANCHOR)
+    """The demo organization, a copy of its own per module (the journeys write)."""
+    database = demo_templates.copy(e2e_backend, "e2e", tmp_path_factory.mktemp("e2e"))
     yield database
     database.dispose()
 

@@ -418,7 +418,9 @@ def test_the_time_the_booking_form_holds_is_the_series_first_not_a_clash(world: 
     )
     preview = preview_series(world.ctx, world.org_id, **args)
     assert [o.ok for o in preview.occurrences] == [True] * 6
-    result = book_series(world.ctx, world.org_id, chosen=[o.start for o in preview.bookable], **args)
+    result = book_series(
+        world.ctx, world.org_id, chosen=[o.start for o in preview.bookable], **args
+    )
     assert len(result.booked) == 6
     assert _count(world, SlotHold) == 0  # the hold became the first appointment
     # Someone else's hold on a later week is still a clash for the clerk.
