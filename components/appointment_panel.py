@@ -66,6 +66,23 @@ assert set(CATEGORY_LABELS) == set(CANCELLATION_CATEGORIES)
 IdMaker = Callable[[str], dict[str, Any]]
 
 
+def panel_drawer(panel_id: str, feedback_id: str, body_id: str) -> dbc.Offcanvas:
+    """The side drawer an appointment's panel opens in (calendar, Today): feedback on top,
+    the details and actions below, with a spinner while they load."""
+    return dbc.Offcanvas(
+        [
+            html.Div(id=feedback_id),
+            dcc.Loading(html.Div(id=body_id), delay_show=200),
+        ],
+        id=panel_id,
+        title="Appointment",
+        placement="end",
+        is_open=False,
+        scrollable=True,
+        style={"width": "min(30rem, 100vw)"},
+    )
+
+
 def action_label(old: str, new: str) -> str:
     if (old, new) == ("no-show", "arrived"):
         return "Arrived late"

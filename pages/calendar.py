@@ -22,6 +22,7 @@ from components.appointment_panel import (
     action_feedback,
     apply_action,
     appointment_panel,
+    panel_drawer,
     panel_fields,
 )
 from components.auth import callback
@@ -209,18 +210,7 @@ def layout(
         ),
         className="shadow-sm mb-3",
     )
-    panel = dbc.Offcanvas(
-        [
-            html.Div(id=pid("feedback")),
-            dcc.Loading(html.Div(id=pid("panel-body")), delay_show=200),
-        ],
-        id=pid("panel"),
-        title="Appointment",
-        placement="end",
-        is_open=False,
-        scrollable=True,
-        style={"width": "min(30rem, 100vw)"},
-    )
+    panel = panel_drawer(pid("panel"), pid("feedback"), pid("panel-body"))
     return html.Div(
         [
             page_header("Calendar", "Appointments in their status colours; free times in green."),

@@ -23,6 +23,7 @@ from components.appointment_panel import (
     action_label,
     apply_action,
     appointment_panel,
+    panel_drawer,
     panel_fields,
 )
 from components.auth import callback
@@ -152,18 +153,7 @@ def layout(practitioner: str | None = None, clinic: str | None = None, **_kwargs
         ),
         className="shadow-sm mb-3",
     )
-    panel = dbc.Offcanvas(
-        [
-            html.Div(id=pid("panel-feedback")),
-            dcc.Loading(html.Div(id=pid("panel-body")), delay_show=200),
-        ],
-        id=pid("panel"),
-        title="Appointment",
-        placement="end",
-        is_open=False,
-        scrollable=True,
-        style={"width": "min(30rem, 100vw)"},
-    )
+    panel = panel_drawer(pid("panel"), pid("panel-feedback"), pid("panel-body"))
     return html.Div(
         [
             page_header(
