@@ -37,6 +37,7 @@ from components.forms import (
     parse_int,
 )
 from components.ids import id_factory
+from components.patient_search import SEARCH_EXAMPLE, patient_choices, patient_option
 from components.slot_grid import zone_label
 from data.vocabulary import MAX_NOTES_LENGTH, MAX_SEARCH_LENGTH
 from domain.appointments import (
@@ -57,10 +58,9 @@ from domain.catalog import (
 from domain.errors import BookingError
 from domain.holds import hold_slot
 from domain.organizations import get_organization
-from domain.patients import PatientMatch, get_patient, search_patients
+from domain.patients import get_patient
 from domain.permissions import Permission
 from domain.series import MAX_INTERVAL_WEEKS, MAX_OCCURRENCES, Recurrence
-from domain.text import TextError
 from domain.timefmt import fmt_span
 
 dash.register_page(
@@ -77,7 +77,6 @@ dash.register_page(
 pid = id_factory("book")
 # One checkbox per previewed occurrence, keyed by its start (ISO).
 OCCURRENCE = "book-occurrence"
-SEARCH_EXAMPLE = "For example “smith jo”, or a date of birth: 05/02/1980 (month first)."
 # The form fields a BookingError can point at, each with its message slot.
 FIELDS = ("patient", "practitioner", "clinic", "appointment_type", "duration", "start", "notes")
 
@@ -85,10 +84,6 @@ FIELDS = ("patient", "practitioner", "clinic", "appointment_type", "duration", "
 def _org_id() -> int | None:
     user = current_user()
     return user.organization_id if user else None
-
-
-def _patient_option(p: PatientMatch) -> dict[str, Any]:
-    return {"label": p.label, "value": p.id}
 
 
 def _practitioner_options(org_id: int | None, specialty: str | None) -> list[dict[str, Any]]:
@@ -163,7 +158,7 @@ def layout(
     if chosen is not None and org_id is not None and user is not None:
         found = get_patient(app, org_id, chosen, actor=user.actor)
         if found is not None:
-            patient_options, patient_id = [_patient_option(found)], found.id
+            patient_options, patient_id = [patient_option(found)], found.id
     horizon = today + timedelta(days=org.booking_horizon_days if org else 90)
 
     patient_block = dbc.Col(
@@ -510,28 +505,7 @@ def _whole_minutes(value: int | float | None) -> int | None:
     permission=Permission.BOOK,
 )
 def find_patients(query: str | None, chosen: int | None) -> tuple[object, object]:
-    """Server-side type-ahead: at most 20 matches; the chosen patient stays listed."""
-    actor = current_actor()
-    org_id = actor.organization_id or 0
-    try:
-        found = search_patients(app_context(), org_id, query, actor=actor)
-    except TextError as exc:
-        return no_update, exc.message
-    options = [_patient_option(p) for p in found.matches]
-    if chosen is not None and not any(o["value"] == chosen for o in options):
-        current = get_patient(app_context(), org_id, chosen, actor=actor)
-        if current is not None:
-            options.insert(0, _patient_option(current))
-    if found.hint:
-        hint = found.hint if (query or "").strip() else SEARCH_EXAMPLE
-    elif not found.matches:
-        hint = "No patient found. Check the spelling, or search by date of birth."
-    elif found.truncated:
-        hint = f"Showing the first {len(found.matches)}: type more of the name to narrow."
-    else:
-        n = len(found.matches)
-        hint = f"{n} patient{'s' if n != 1 else ''} found: choose one."
-    return options, hint
+    return patient_choices(query, chosen)
 
 
 @callback(

@@ -17,6 +17,7 @@ from components.auth import callback
 from components.context import app_context, current_actor, current_user
 from components.forms import empty_state, form_alert, page_header, parse_date, parse_int
 from components.ids import id_factory
+from components.patient_search import patient_choices
 from data.vocabulary import DAY_PARTS, MAX_NOTES_LENGTH, MAX_SEARCH_LENGTH
 from domain import waitlist
 from domain.appointments import book_waitlist_offer
@@ -28,7 +29,6 @@ from domain.catalog import (
 )
 from domain.errors import BookingError
 from domain.organizations import get_organization
-from domain.patients import get_patient, search_patients
 from domain.permissions import Permission
 from domain.text import TextError
 from domain.timefmt import fmt_span, fmt_when
@@ -429,23 +429,7 @@ def act(
     permission=Permission.BOOK,
 )
 def find_patients(query: str | None, chosen: int | None) -> tuple[object, object]:
-    """Server-side type-ahead, as on the booking form; the chosen patient stays listed."""
-    actor = current_actor()
-    org_id = actor.organization_id or 0
-    try:
-        found = search_patients(app_context(), org_id, query, actor=actor)
-    except TextError as exc:
-        return no_update, exc.message
-    options = [{"label": p.label, "value": p.id} for p in found.matches]
-    if chosen is not None and not any(o["value"] == chosen for o in options):
-        current = get_patient(app_context(), org_id, chosen, actor=actor)
-        if current is not None:
-            options.insert(0, {"label": current.label, "value": current.id})
-    if found.hint:
-        return options, found.hint
-    if not found.matches:
-        return options, "No patient found."
-    return options, f"{len(found.matches)} found: choose one."
+    return patient_choices(query, chosen)
 
 
 def _time(value: str | None) -> time | None:
