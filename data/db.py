@@ -75,6 +75,9 @@ class Database:
         self.url = url
         self.engine = engine or make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Registers the flush hook that keeps stored statistics current: every process
+        # that writes appointments builds a Database first.
+        import data.stats_summaries  # noqa: F401
 
     @property
     def dialect(self) -> str:

@@ -676,3 +676,43 @@ class SlotHold(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     waitlist_offer_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_offers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatsSummaryMonth(Base):
+    """A closed calendar month (clinic-local dates) of an organization whose statistics
+    rows are stored in ``stats_summary_rows``. The row exists exactly while those rows
+    are current: every write to an appointment of the month deletes both in the same
+    transaction (``data/stats_summaries.py``), and they are built again on demand."""
+
+    __tablename__ = "stats_summary_months"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatsSummaryRow(Base):
+    """One grouped row of the statistics statement (``data/stats_queries.py``) over one
+    closed month: the columns of ``AGGREGATE_COLUMNS`` but ``past`` (always true for a
+    closed month). Ids are not foreign keys: these are counts, rebuilt from the
+    appointments at any time."""
+
+    __tablename__ = "stats_summary_rows"
+    __table_args__ = (Index("ix_stats_summary_rows_org_month", "organization_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    month: Mapped[date] = mapped_column(Date)
+    grp: Mapped[int] = mapped_column(SmallInteger)
+    practitioner_id: Mapped[int | None]
+    clinic_id: Mapped[int | None]
+    type_id: Mapped[int | None]
+    category: Mapped[str | None] = mapped_column(String(32))
+    lh: Mapped[int | None] = mapped_column(Integer)
+    date_only: Mapped[bool | None]
+    lead_bucket: Mapped[int | None] = mapped_column(SmallInteger)
+    reminder_sent: Mapped[bool | None]
+    age_group: Mapped[int | None] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)

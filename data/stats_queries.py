@@ -226,7 +226,8 @@ class _SQLite(_Dialect):
     def grouped(self, derived: str) -> str:
         branches = []
         for grp, keys in _SET_KEYS.items():
-            cols = ", ".join(c if c in keys else "NULL" for c in AGGREGATE_COLUMNS[1:-2])
+            # Named, so that the union's columns can be selected by name.
+            cols = ", ".join(c if c in keys else f"NULL AS {c}" for c in AGGREGATE_COLUMNS[1:-2])
             branches.append(
                 f"SELECT {grp} AS grp, {cols}, count(*) AS n, sum(minutes) AS minutes "
                 f"FROM r GROUP BY {', '.join(keys)}"
@@ -265,21 +266,30 @@ class AggregateStatement:
         scope: StatsScope,
         clinics: Sequence[tuple[int, str]],
         first_patient_id: int | None = None,
+        ranges: Sequence[tuple[date, date]] | None = None,
     ) -> None:
         """``first_patient_id``: set when the organization's patient ids are one unbroken
-        run starting there (see ``dense_patient_ids``), which allows a lookup by index."""
+        run starting there (see ``dense_patient_ids``), which allows a lookup by index.
+        ``ranges``: count only these runs of local dates (inclusive, inside the scope's
+        period) instead of the whole period; the rest is read elsewhere (stored months)."""
         if not clinics:
             raise ValueError("a statistics statement needs at least one clinic")
         self.d = dialect_for(dialect)
         self.scope = scope
         self.zones = sorted({tz for _, tz in clinics})
-        after_end = scope.end + timedelta(days=1)
+        self.ranges = list(ranges) if ranges is not None else [(scope.start, scope.end)]
         # Widest UTC window that holds every clinic's local dates of the period.
-        self.lo = min(local_midnight(scope.start, z) for z in self.zones)
-        self.hi = max(local_midnight(after_end, z) for z in self.zones)
+        self.lo, self.hi = self._window(scope.start, scope.end)
         self.first_day = day_number(scope.start)
         self.last_day = day_number(scope.end)
         self.first_patient_id = first_patient_id
+
+    def _window(self, first: date, last: date) -> tuple[datetime, datetime]:
+        after = last + timedelta(days=1)
+        return (
+            min(local_midnight(first, z) for z in self.zones),
+            max(local_midnight(after, z) for z in self.zones),
+        )
 
     @property
     def wide(self) -> bool:
@@ -307,13 +317,17 @@ class AggregateStatement:
         d, s = self.d, self.scope
         # The local dates decide; the UTC window around them (a superset) lets the
         # existing (organization | practitioner | clinic, start_at) indexes find the rows.
-        filters = [
-            f"a.organization_id = {int(s.organization_id)}",
-            f"a.start_at >= {d.timestamp(self.lo)}",
-            f"a.start_at < {d.timestamp(self.hi)}",
-            f"a.local_date >= {d.date(s.start)}",
-            f"a.local_date <= {d.date(s.end)}",
-        ]
+        if not self.ranges:
+            raise ValueError("this statement has no dates left to count")
+        arms = []
+        for first, last in self.ranges:
+            lo, hi = self._window(first, last)
+            arms.append(
+                f"a.organization_id = {int(s.organization_id)} "
+                f"AND a.start_at >= {d.timestamp(lo)} AND a.start_at < {d.timestamp(hi)} "
+                f"AND a.local_date >= {d.date(first)} AND a.local_date <= {d.date(last)}"
+            )
+        filters = [arms[0] if len(arms) == 1 else "(" + " OR ".join(f"({a})" for a in arms) + ")"]
         if s.practitioner_id is not None:
             filters.append(f"a.practitioner_id = {int(s.practitioner_id)}")
         if s.clinic_id is not None:
@@ -385,28 +399,24 @@ class AggregateStatement:
 GroupedRows = dict[str, np.ndarray]
 
 
-def run_aggregate(session: Session, statement: AggregateStatement) -> dict[int, GroupedRows]:
-    """Execute the statement in the session's transaction.
-
-    Returns the grouped rows by grouping set (DIMENSIONS, HOURS, COHORTS), each with its
-    own keys and n, minutes; booleans as bool, ids, hours and counts as int64, status and
-    category as objects.
-    """
+def run_aggregate(session: Session, statement: AggregateStatement) -> list[tuple[Any, ...]]:
+    """Execute the statement in the session's transaction (after its ``prelude()``); its
+    grouped rows in ``AGGREGATE_COLUMNS`` order (``split_sets`` makes arrays of them)."""
     connection = session.connection()
-    for sql in statement.prelude():
-        connection.exec_driver_sql(sql)
     result = connection.exec_driver_sql(statement.sql())
     try:
         # Plain DBAPI tuples: a full organization yields thousands of groups, and the
         # Row objects would only be unpacked again.
-        rows = result.cursor.fetchall() if result.cursor is not None else []
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
     finally:
         result.close()
-    return split_sets(rows)
 
 
 def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, GroupedRows]:
-    """Rows of the statement (AGGREGATE_COLUMNS order) as typed arrays per set."""
+    """Rows of the statement (AGGREGATE_COLUMNS order) by grouping set (DIMENSIONS,
+    HOURS, COHORTS), each with its own keys and n, minutes; booleans as bool, ids, hours
+    and counts as int64, status and category as objects. A key may repeat (rows from
+    several sources): every consumer sums."""
     table = np.array(rows, dtype=object).reshape(len(rows), len(AGGREGATE_COLUMNS))
     index = {c: i for i, c in enumerate(AGGREGATE_COLUMNS)}
     grp = table[:, 0].astype(np.int64)
@@ -467,15 +477,20 @@ def patient_span_query(organization_id: int) -> AnySelect:
 
 
 def prepare_statement(
-    session: Session, scope: StatsScope, clinics: Sequence[tuple[int, str]]
+    session: Session,
+    scope: StatsScope,
+    clinics: Sequence[tuple[int, str]],
+    ranges: Sequence[tuple[date, date]] | None = None,
 ) -> AggregateStatement:
-    """The aggregate for a scope on the session's store, with the patient lookup by index
-    where the store and the organization's patient ids allow it."""
+    """The aggregate for a scope (or some ``ranges`` of its dates) on the session's store,
+    with the patient lookup by index where the store and the patient ids allow it."""
     dialect = session.connection().dialect.name
     first = None
-    if scope.wide and dialect_for(dialect).arrays:
+    # The birth-date array pays off over a whole period; a few days around stored months
+    # are as quick by a join, without the query that checks the patient ids.
+    if scope.wide and ranges is None and dialect_for(dialect).arrays:
         first = dense_patient_ids(session, scope.organization_id)
-    return AggregateStatement(dialect, scope, clinics, first)
+    return AggregateStatement(dialect, scope, clinics, first, ranges)
 
 
 def dense_patient_ids(session: Session, organization_id: int) -> int | None:

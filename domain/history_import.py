@@ -49,6 +49,7 @@ from data.models import (
     Patient,
     Practitioner,
 )
+from data.stats_summaries import invalidate_organization
 from data.vocabulary import MAX_NAME_LENGTH
 from domain.actor import Actor
 from domain.context import AppContext
@@ -710,6 +711,9 @@ def import_history(
             ("organization_id", "external_id"),
             _stage(progress, "appointments", len(appointment_rows)),
         )
+        if report.appointments_imported:
+            # A bulk insert bypasses the ORM's flush hook: drop stored statistics here.
+            invalidate_organization(session.connection(), org.id)
         # Rows another import wrote between our read and our insert are skipped by the
         # database and counted here.
         report.appointments_already_present = len(placed) - report.appointments_imported

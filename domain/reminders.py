@@ -56,6 +56,7 @@ from data.models import (
     Patient,
     Practitioner,
 )
+from data.stats_summaries import invalidate_months
 from data.vocabulary import REMINDER_CHANNELS
 from domain import activity
 from domain.actor import Actor
@@ -603,13 +604,15 @@ class _Run:
             )
             _write_outbox(s, event, outbox)
             # Core UPDATE: the appointment's version (optimistic lock of open forms) must
-            # not move for this.
-            s.execute(
+            # not move for this. Not being the ORM, it drops stored statistics itself.
+            day = s.execute(
                 update(Appointment)
                 .where(Appointment.id == message.appointment_id)
                 .values(reminder_sent=True)
+                .returning(Appointment.local_date)
                 .execution_options(synchronize_session=False)
-            )
+            ).scalar_one()
+            invalidate_months(s.connection(), message.organization_id, [day])
         self.report.sent[str(channel)] += 1
 
     def _failed(

@@ -69,6 +69,13 @@ from data.stats_queries import (
     schedules_query,
     split_sets,
 )
+from data.stats_summaries import (
+    built_months,
+    closed_months,
+    ensure_built,
+    stored_rows,
+    uncovered_ranges,
+)
 from data.vocabulary import APPOINTMENT_STATUSES, CANCELLATION_CATEGORIES
 from domain.actor import Actor
 from domain.capacity import capacity_by_week, empty_capacity
@@ -521,6 +528,11 @@ def get_appointment_stats(
         clinic_id=clinic_id,
         appointment_type_id=appointment_type_id,
     )
+    summarized = clinic_id is None and practitioner_id is None and appointment_type_id is None
+    if summarized:
+        # Closed whole months of the period are read from stored rows; build missing ones
+        # first (their own short transactions), then read everything in one snapshot.
+        ensure_built(ctx.db, organization_id, start, end, scope.now)
     with ctx.db.read() as session:
         begin_snapshot(session)
         reference = _reference(
@@ -539,8 +551,26 @@ def get_appointment_stats(
             if clinic_id is None or cid == clinic_id
         }
         if zones:
-            statement = prepare_statement(session, scope, list(zones.items()))
-            sets = run_aggregate(session, statement)
+            connection = session.connection()
+            stored = (
+                built_months(
+                    connection,
+                    organization_id,
+                    closed_months(start, end, zones.values(), scope.now),
+                )
+                if summarized
+                else []
+            )
+            ranges = uncovered_ranges(start, end, stored)
+            statement = prepare_statement(
+                session, scope, list(zones.items()), ranges if stored else None
+            )
+            for sql in statement.prelude():
+                connection.exec_driver_sql(sql)
+            found = stored_rows(connection, organization_id, stored)
+            if ranges:
+                found += run_aggregate(session, statement)
+            sets = split_sets(found)
             schedules = frame(session, schedules_query(scope))
             exceptions = frame(session, exceptions_query(scope, statement.lo, statement.hi))
             capacity = capacity_by_week(schedules, exceptions, zones, start, end)

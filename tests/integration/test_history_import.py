@@ -23,6 +23,7 @@ from data.models import (
     Organization,
     Patient,
     Practitioner,
+    StatsSummaryMonth,
 )
 from domain.actor import Actor
 from domain.clock import fixed_clock
@@ -30,6 +31,7 @@ from domain.context import AppContext
 from domain.history_formats import FORMATS, KAGGLE_NOSHOW_2016, register_format
 from domain.history_import import HistoryFileError, import_history
 from domain.permissions import PermissionDenied
+from domain.stats import get_appointment_stats
 from settings import Settings
 from tests.factories import make_org, make_user
 from tests.unit.test_history_import import HEADER, row
@@ -212,6 +214,14 @@ def test_rerunning_adds_nothing_and_a_fixed_row_is_picked_up(
     assert count(ctx.db, Appointment) == 4 and count(ctx.db, Patient) == 3
     assert count(ctx.db, Clinic) == 2 and count(ctx.db, Practitioner) == 2
 
+    # Organization-wide statistics of April-May 2016 come from stored months; a later
+    # import into those months (a bulk insert, not the ORM) must reach them.
+    def total() -> int:
+        with ctx.db.read() as s:
+            org_id = s.scalars(select(Organization.id).where(Organization.name == "V")).one()
+        return get_appointment_stats(ctx, org_id, date(2016, 4, 1), date(2016, 5, 31)).total
+
+    assert total() == 4 and count(ctx.db, StatsSummaryMonth) == 2
     fixed = broken.replace("2016-04-31", "2016-04-30")
     third = import_history(
         ctx, write_csv(tmp_path / "a.csv", *ROWS, fixed), organization="V", format_name=KAGGLE
@@ -220,6 +230,7 @@ def test_rerunning_adds_nothing_and_a_fixed_row_is_picked_up(
     assert (third.clinics_created, third.practitioners_created) == (1, 1)
     assert count(ctx.db, Appointment) == 5 and count(ctx.db, Clinic) == 3
     assert count(ctx.db, Patient) == 3  # the fixed row's patient was already known
+    assert total() == 5
 
 
 def test_a_file_missing_a_column_is_refused_with_nothing_written(

@@ -21,6 +21,7 @@ from data.models import (
     Practitioner,
     Schedule,
     ScheduleException,
+    StatsSummaryMonth,
 )
 from domain.clock import fixed_clock
 from domain.context import AppContext
@@ -218,6 +219,24 @@ def _draw_filters(database: Database) -> list[dict[str, object]]:
     ]
 
 
+def _closed_months(start: date, end: date) -> list[date]:
+    """Whole calendar months of [start, end] that ended (everywhere) before NOW."""
+    months, month = [], date(start.year, start.month, 1)
+    while month <= end:
+        after = (month + timedelta(days=32)).replace(day=1)
+        if month >= start and after - timedelta(days=1) <= end and after < NOW.date():
+            months.append(month)
+        month = after
+    return months
+
+
+def _stored_months(database: Database) -> set[date]:
+    found = _rows(
+        database, select(StatsSummaryMonth.month).where(StatsSummaryMonth.organization_id == ORG)
+    )
+    return {m if isinstance(m, date) else date.fromisoformat(m) for m in found["month"]}
+
+
 _LOADED: dict[str, pd.DataFrame] = {}
 
 
@@ -249,6 +268,8 @@ def test_stats_on_the_demo_data_match_a_row_by_row_pandas_oracle(
 
     expected = _oracle_counts(rows)
     assert st.overall.__dict__ == expected
+    if which == 2:  # organization-wide: its closed whole months come from stored rows
+        assert _stored_months(demo_db) >= set(_closed_months(f["start"], f["end"])) != set()
     if which == 2:  # the wide draw spans "now": some bookings are past but unresolved
         unresolved = rows["status"].isin(["pending", "booked", "confirmed"]) & (
             rows["start_at"] < pd.Timestamp(NOW)
