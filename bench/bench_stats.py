@@ -23,12 +23,7 @@ from data.stats_queries import (
     rows,
     schedules_query,
 )
-from data.stats_summaries import (
-    built_months,
-    closed_months,
-    stored_rows_sql,
-    uncovered_ranges,
-)
+from data.stats_summaries import stored_parts, stored_rows_sql, uncovered_ranges
 from domain.stats import get_appointment_stats
 
 
@@ -53,25 +48,25 @@ def _raw(query: Any) -> tuple[str, dict[str, Any]]:
 
 
 def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
-    """The statements get_appointment_stats runs, as raw SQL: the check for months to
-    store, then in one transaction the lookups, the stored months' rows and the grouped
-    aggregate of the remaining days (with its SET LOCAL prelude). Call after the
-    operation ran once, so that the stored months exist as they will for every run."""
+    """The statements get_appointment_stats runs, as raw SQL: the check for days to
+    store, then in one transaction the lookups, the stored rows of the period and the
+    grouped aggregate of the remaining days (with its SET LOCAL prelude). Call after the
+    operation ran once, so that the stored days exist as they will for every run."""
     org = scope.organization_id
     wide = scope.wide and scope.appointment_type_id is None
     reference = reference_query(org, scope.practitioner_id)
     with env.db.read() as s:
         clinics = [(r[1], r[3]) for r in rows(s, reference) if r[0] == "clinic"]
-        closed = closed_months(scope.start, scope.end, [tz for _, tz in clinics], scope.now)
-        stored = built_months(s.connection(), org, closed) if wide else []
-        ranges = uncovered_ranges(scope.start, scope.end, stored)
-        statement = prepare_statement(s, scope, clinics, ranges if stored else None)
+        parts = stored_parts(s.connection(), org, scope.start, scope.end) if wide else []
+        ranges = uncovered_ranges(scope.start, scope.end, parts)
+        statement = prepare_statement(s, scope, clinics, ranges if parts else None)
+    between = {"o": org, "s": scope.start, "e": scope.end}
     check = [
         ("SELECT id, timezone FROM clinics WHERE organization_id = %(o)s", {"o": org}),
         (
-            "SELECT month FROM stats_summary_months WHERE organization_id = %(o)s "
-            "AND month >= %(f)s AND month <= %(l)s",
-            {"o": org, "f": min(closed, default=scope.start), "l": max(closed, default=scope.end)},
+            "SELECT first_day, last_day FROM stats_summary_parts WHERE organization_id = %(o)s "
+            "AND first_day >= %(s)s AND last_day <= %(e)s",
+            between,
         ),
     ]
     snapshot = dialect_for("postgresql").snapshot()
@@ -79,8 +74,8 @@ def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
     if statement.first_patient_id is not None:
         first.append(_raw(patient_span_query(org)))
     then = [(sql, {}) for sql in statement.prelude()]
-    if stored:
-        then.append((stored_rows_sql(org, stored), {}))
+    if parts:
+        then.append((stored_rows_sql(org, scope.start, scope.end), {}))
     if ranges:
         then.append((statement.sql(), {}))
     last = [_raw(schedules_query(scope)), _raw(exceptions_query(scope, statement.lo, statement.hi))]

@@ -678,31 +678,35 @@ class SlotHold(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class StatsSummaryMonth(Base):
-    """A closed calendar month (clinic-local dates) of an organization whose statistics
-    rows are stored in ``stats_summary_rows``. The row exists exactly while those rows
-    are current: every write to an appointment of the month deletes both in the same
-    transaction (``data/stats_summaries.py``), and they are built again on demand."""
+class StatsSummaryPart(Base):
+    """A stretch of clinic-local dates of an organization, a whole calendar month or a
+    single day, over after every clinic's last midnight, whose statistics rows are stored
+    in ``stats_summary_rows``. The row exists exactly while those rows are current: every
+    write to an appointment of one of its dates deletes both in the same transaction
+    (``data/stats_summaries.py``); they are built again on demand."""
 
-    __tablename__ = "stats_summary_months"
+    __tablename__ = "stats_summary_parts"
+    __table_args__ = (CheckConstraint("last_day >= first_day", name="days_in_order"),)
 
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
-    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    first_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_day: Mapped[date] = mapped_column(Date, primary_key=True)
     built_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StatsSummaryRow(Base):
     """One grouped row of the statistics statement (``data/stats_queries.py``) over one
-    closed month: the columns of ``AGGREGATE_COLUMNS`` but ``past`` (always true for a
-    closed month). Ids are not foreign keys: these are counts, rebuilt from the
+    stored part: the columns of ``AGGREGATE_COLUMNS`` but ``past`` (always true for a day
+    that is over). Ids are not foreign keys: these are counts, rebuilt from the
     appointments at any time."""
 
     __tablename__ = "stats_summary_rows"
-    __table_args__ = (Index("ix_stats_summary_rows_org_month", "organization_id", "month"),)
+    __table_args__ = (Index("ix_stats_summary_rows_org_first_day", "organization_id", "first_day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    month: Mapped[date] = mapped_column(Date)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
     grp: Mapped[int] = mapped_column(SmallInteger)
     practitioner_id: Mapped[int | None]
     clinic_id: Mapped[int | None]

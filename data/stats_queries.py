@@ -31,7 +31,6 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import CompoundSelect, Select, String, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
@@ -149,7 +148,12 @@ class _Dialect:
     def birth_ymd(self, column: str) -> str:
         raise NotImplementedError
 
-    def grouped(self, derived: str) -> str:
+    def grouped(self, derived: str, extra: Sequence[str] = ()) -> str:
+        """The three grouping sets over ``derived``, each also grouped by ``extra``
+        columns (selected after ``AGGREGATE_COLUMNS``)."""
+        raise NotImplementedError
+
+    def date_of_day_number(self, expression: str) -> str:
         raise NotImplementedError
 
 
@@ -191,14 +195,18 @@ class _Postgres(_Dialect):
     def birth_ymd(self, column: str) -> str:
         return f"CAST(to_char({column}, 'YYYYMMDD') AS integer)"
 
-    def grouped(self, derived: str) -> str:
-        sets = ", ".join(f"({', '.join(keys)})" for keys in _SET_KEYS.values())
+    def grouped(self, derived: str, extra: Sequence[str] = ()) -> str:
+        sets = ", ".join(f"({', '.join((*keys, *extra))})" for keys in _SET_KEYS.values())
         keys = ", ".join(AGGREGATE_COLUMNS[1:-2])
+        more = "".join(f", {c}" for c in extra)
         return (
             f"SELECT GROUPING(practitioner_id, lh, lead_bucket) AS grp, {keys}, "
-            f"count(*) AS n, sum(minutes) AS minutes FROM ({derived}) r "
+            f"count(*) AS n, sum(minutes) AS minutes{more} FROM ({derived}) r "
             f"GROUP BY GROUPING SETS ({sets})"
         )
+
+    def date_of_day_number(self, expression: str) -> str:
+        return f"(DATE '1970-01-01' + {expression})"
 
 
 class _SQLite(_Dialect):
@@ -223,16 +231,20 @@ class _SQLite(_Dialect):
     def birth_ymd(self, column: str) -> str:
         return f"CAST(replace({column}, '-', '') AS INTEGER)"
 
-    def grouped(self, derived: str) -> str:
+    def grouped(self, derived: str, extra: Sequence[str] = ()) -> str:
         branches = []
+        more = "".join(f", {c}" for c in extra)
         for grp, keys in _SET_KEYS.items():
             # Named, so that the union's columns can be selected by name.
             cols = ", ".join(c if c in keys else f"NULL AS {c}" for c in AGGREGATE_COLUMNS[1:-2])
             branches.append(
-                f"SELECT {grp} AS grp, {cols}, count(*) AS n, sum(minutes) AS minutes "
-                f"FROM r GROUP BY {', '.join(keys)}"
+                f"SELECT {grp} AS grp, {cols}, count(*) AS n, sum(minutes) AS minutes{more} "
+                f"FROM r GROUP BY {', '.join((*keys, *extra))}"
             )
         return f"WITH r AS ({derived}) " + " UNION ALL ".join(branches)
+
+    def date_of_day_number(self, expression: str) -> str:
+        return f"date('1970-01-01', '+' || ({expression}) || ' days')"
 
 
 def dialect_for(name: str) -> _Dialect:
@@ -267,17 +279,23 @@ class AggregateStatement:
         clinics: Sequence[tuple[int, str]],
         first_patient_id: int | None = None,
         ranges: Sequence[tuple[date, date]] | None = None,
+        by_day: bool = False,
     ) -> None:
         """``first_patient_id``: set when the organization's patient ids are one unbroken
         run starting there (see ``dense_patient_ids``), which allows a lookup by index.
         ``ranges``: count only these runs of local dates (inclusive, inside the scope's
-        period) instead of the whole period; the rest is read elsewhere (stored months)."""
+        period) instead of the whole period; the rest is read elsewhere (stored rows).
+        ``by_day``: every grouping set also by clinic-local day, as a last column ``day``
+        (days since 1970-01-01), for storing the rows of single days."""
         if not clinics:
             raise ValueError("a statistics statement needs at least one clinic")
         self.d = dialect_for(dialect)
         self.scope = scope
         self.zones = sorted({tz for _, tz in clinics})
         self.ranges = list(ranges) if ranges is not None else [(scope.start, scope.end)]
+        # Only some days of the period: few enough rows to look birth dates up by key.
+        self.partial = ranges is not None
+        self.by_day = by_day
         # Widest UTC window that holds every clinic's local dates of the period.
         self.lo, self.hi = self._window(scope.start, scope.end)
         self.first_day = day_number(scope.start)
@@ -343,7 +361,7 @@ class AggregateStatement:
             past = f"CASE WHEN a.start_at < {d.timestamp(s.now)} THEN 1 ELSE 0 END"
         # Without a narrowing filter nearly every patient is needed: look birth dates up by
         # index where ids allow it, else compute them once per patient (fenced) and
-        # hash-join. A narrow scope looks each one up by key instead.
+        # hash-join. A narrow scope, or a few days of a period, looks each one up by key.
         by_index = (
             d.birth_by_index(s.organization_id, self.first_patient_id, d.birth_ymd("birth_date"))
             if self.wide and self.first_patient_id is not None
@@ -351,7 +369,7 @@ class AggregateStatement:
         )
         if by_index is not None:
             birth, patients = by_index, ""
-        elif self.wide:
+        elif self.wide and not self.partial:
             birth = "p.birth"
             patients = (
                 f"JOIN (SELECT id, {d.birth_ymd('birth_date')} AS birth FROM patients "
@@ -364,7 +382,7 @@ class AggregateStatement:
             )
             patients = ""
         keep = "practitioner_id, clinic_id, type_id, category, status, date_only, "
-        keep += "reminder_sent, minutes, past"
+        keep += "reminder_sent, minutes, past" + (", day" if self.by_day else "")
         # The clinic-local date, hour and lead time are stored on every row
         # (data/local_facts.py): day numbers and hours follow by arithmetic.
         r1 = (
@@ -392,7 +410,7 @@ class AggregateStatement:
             f"ELSE {len(AGE_GROUP_LIMITS)} END"
         )
         r4 = f"SELECT {keep}, lh, {lead} AS lead_bucket, {age} AS age_group FROM ({r3}) r3"
-        return d.grouped(r4)
+        return d.grouped(r4, ("day",) if self.by_day else ())
 
 
 # One grouping set's rows: its key columns and n, minutes, as equal-length arrays.
@@ -481,6 +499,8 @@ def prepare_statement(
     scope: StatsScope,
     clinics: Sequence[tuple[int, str]],
     ranges: Sequence[tuple[date, date]] | None = None,
+    *,
+    by_day: bool = False,
 ) -> AggregateStatement:
     """The aggregate for a scope (or some ``ranges`` of its dates) on the session's store,
     with the patient lookup by index where the store and the patient ids allow it."""
@@ -490,7 +510,7 @@ def prepare_statement(
     # are as quick by a join, without the query that checks the patient ids.
     if scope.wide and ranges is None and dialect_for(dialect).arrays:
         first = dense_patient_ids(session, scope.organization_id)
-    return AggregateStatement(dialect, scope, clinics, first, ranges)
+    return AggregateStatement(dialect, scope, clinics, first, ranges, by_day)
 
 
 def dense_patient_ids(session: Session, organization_id: int) -> int | None:
@@ -558,8 +578,9 @@ def rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in session.connection().execute(query).all()]
 
 
-def frame(session: Session, query: AnySelect) -> pd.DataFrame:
-    """A small lookup as a frame (Core execution: no ORM entities are involved)."""
+def table(
+    session: Session, query: AnySelect
+) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+    """A small lookup as (column names, rows), hashable (a memo key)."""
     result = session.connection().execute(query)
-    columns = list(result.keys())
-    return pd.DataFrame([tuple(r) for r in result.all()], columns=columns)
+    return tuple(result.keys()), tuple(tuple(r) for r in result.all())

@@ -1,32 +1,37 @@
-"""Stored statistics of closed months, so that a year of a whole organization is not
-counted again from its appointments on every look.
+"""Stored statistics of days that are over, so that a year of a whole organization is
+not counted again from its appointments on every look.
 
 The statistics statement (``data/stats_queries.py``) groups an organization's appointments
-three ways. Over a calendar month that has ended in every one of the organization's
-clinics (a *closed* month), its grouped rows are stored once in ``stats_summary_rows``
-(about a tenth of the month's appointments for a large organization) and marked built in
-``stats_summary_months``. A statistics query over a period then reads the stored rows of
-its closed whole months and counts only the days around them from the appointments.
-Only the organization-wide view without a type filter uses them: any narrower filter
-reads few enough appointments to count them directly.
+three ways. Over a stretch of clinic-local dates that has ended in every one of the
+organization's clinics, its grouped rows are stored once in ``stats_summary_rows`` and the
+stretch is marked built in ``stats_summary_parts``. A stretch (a *part*) is a whole
+calendar month, or a single day where a period does not cover the whole month (the days
+of the running month, the ragged ends of a period). Months compress well: a large
+organization's month is about a tenth as many rows as appointments; a day about half, but
+still far cheaper to add up than to count. When a month is stored whole, the day parts
+inside it are dropped, so parts never overlap. A statistics query then adds up the stored
+rows of the parts inside its period and counts only the rest (today, the future, days a
+writer is changing) from the appointments. Only the organization-wide view without a type
+filter uses them: any narrower filter reads few enough appointments to count directly.
 
-Stored rows are right only while nothing of their month changes, so every writer of
-appointments invalidates the months it touches in its own transaction (deletes the mark
-and the rows; the next query builds them again):
+Stored rows are right only while nothing of their dates changes, so every writer of
+appointments invalidates the parts holding the local dates it touches, in its own
+transaction (deletes the mark and the rows; the next query builds them again):
 
 - ORM writes: the ``after_flush`` hook below, for inserted, updated and deleted
   appointments (old and new local date), a patient's birth date (age groups) and a
   clinic's time zone (local dates), the last two for the whole organization;
-- Core and bulk writers call ``invalidate_months`` / ``invalidate_organization``
+- Core and bulk writers call ``invalidate_days`` / ``invalidate_organization``
   themselves (reminders' ``reminder_sent``, the history import).
 
 A build must not store rows counted from a snapshot that misses a concurrent write. On
-PostgreSQL, writers take a shared advisory lock per (organization, month) and
+PostgreSQL, writers take a shared advisory lock per (organization, month of the date) and
 organization-wide invalidation an exclusive one on (organization, 0); a build tries the
 opposite modes without waiting and gives up when a writer is in flight (the query then
-counts that month directly). Either the writer's change is in the build's snapshot, or the
-writer's invalidation runs after the build committed and removes its rows. On SQLite the
-build holds the database write lock (BEGIN IMMEDIATE), which serializes it with writers.
+counts those dates directly). Either the writer's change is in the build's snapshot, or
+the writer's invalidation runs after the build committed and removes its rows. On SQLite
+the build holds the database write lock (BEGIN IMMEDIATE), which serializes it with
+writers.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from sqlalchemy.orm import Session
 from data.models import Appointment, Clinic, Patient
 from data.stats_queries import (
     AGGREGATE_COLUMNS,
+    AggregateStatement,
     StatsScope,
     local_midnight,
     prepare_statement,
@@ -60,7 +66,9 @@ _KEYS = tuple(c for c in STORED_COLUMNS if c not in ("n", "minutes"))
 _WHOLE_ORGANIZATION = 0  # advisory lock key of organization-wide invalidation
 
 
-# --------------------------------------------------------------------------- months
+# --------------------------------------------------------------------------- parts
+
+Part = tuple[date, date]  # first and last local date, inclusive
 
 
 def month_of(day: date) -> date:
@@ -71,79 +79,104 @@ def next_month(month: date) -> date:
     return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def _month_part(month: date) -> Part:
+    return month, next_month(month) - timedelta(days=1)
+
+
 def _lock_key(month: date) -> int:
     return month.year * 12 + month.month - 1  # never 0 (_WHOLE_ORGANIZATION)
+
+
+def _over(day: date, zones: Iterable[str], now: datetime) -> bool:
+    """The local date has ended in every zone."""
+    after = day + timedelta(days=1)
+    return all(local_midnight(after, zone) <= now for zone in zones)
 
 
 def closed_months(start: date, end: date, zones: Iterable[str], now: datetime) -> list[date]:
     """First days of the calendar months lying wholly in [start, end] whose last day has
     ended, by ``now``, in every one of ``zones``."""
-    zones = list(zones)
+    zones = sorted(set(zones))
     if not zones:
         return []
     month = month_of(start) if start.day == 1 else next_month(start)
     found = []
-    while next_month(month) - timedelta(days=1) <= end:
-        after = next_month(month)
-        if all(local_midnight(after, zone) <= now for zone in zones):
-            found.append(month)
-        month = after
+    while (last := _month_part(month)[1]) <= end and _over(last, zones, now):
+        found.append(month)
+        month = next_month(month)
     return found
 
 
-def uncovered_ranges(start: date, end: date, covered: Iterable[date]) -> list[tuple[date, date]]:
-    """[start, end] minus the given whole months, as inclusive runs of days in order."""
+def closed_days(start: date, end: date, zones: Iterable[str], now: datetime) -> list[date]:
+    """The dates of [start, end] that have ended, by ``now``, in every one of ``zones``
+    (the first ones of the period: days end in order)."""
+    zones = sorted(set(zones))
+    last = min(end, now.astimezone(UTC).date())  # a later date has not even begun in UTC+14
+    while zones and last >= start and not _over(last, zones, now):
+        last -= timedelta(days=1)
+    return _days(start, last) if zones and last >= start else []
+
+
+def uncovered_ranges(start: date, end: date, parts: Iterable[Part]) -> list[tuple[date, date]]:
+    """[start, end] minus the given parts (inside it, not overlapping), as inclusive runs
+    of days in order."""
     runs: list[tuple[date, date]] = []
     cursor = start
-    for month in sorted(covered):
-        if month > cursor:
-            runs.append((cursor, month - timedelta(days=1)))
-        cursor = max(cursor, next_month(month))
+    for first, last in sorted(parts):
+        if first > cursor:
+            runs.append((cursor, first - timedelta(days=1)))
+        cursor = max(cursor, last + timedelta(days=1))
     if cursor <= end:
         runs.append((cursor, end))
+    return runs
+
+
+def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Sorted days as inclusive runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
     return runs
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def built_months(
-    connection: Connection, organization_id: int, months: Sequence[date]
-) -> list[date]:
-    """Which of ``months`` have stored rows (in the connection's snapshot)."""
-    if not months:
-        return []
+def stored_parts(
+    connection: Connection, organization_id: int, start: date, end: date
+) -> list[Part]:
+    """The stored parts lying wholly in [start, end] (in the connection's snapshot)."""
     found = connection.execute(
         text(
-            "SELECT month FROM stats_summary_months WHERE organization_id = :o "
-            "AND month >= :first AND month <= :last"
+            "SELECT first_day, last_day FROM stats_summary_parts WHERE organization_id = :o "
+            "AND first_day >= :start AND last_day <= :end"
         ),
-        {"o": organization_id, "first": min(months), "last": max(months)},
-    ).scalars()
-    wanted = set(months)
-    return sorted(m for m in (_as_date(v) for v in found) if m in wanted)
+        {"o": organization_id, "start": start, "end": end},
+    ).all()
+    return sorted((_as_date(first), _as_date(last)) for first, last in found)
 
 
-def stored_rows_sql(organization_id: int, months: Sequence[date]) -> str:
-    """The stored rows of ``months`` summed over the months, in ``AGGREGATE_COLUMNS`` order
-    (``past`` is 1: the months are over). Literal values, so the benchmark can run the
-    same text on a raw connection."""
+def stored_rows_sql(organization_id: int, start: date, end: date) -> str:
+    """The stored rows of the parts lying wholly in [start, end], summed over the parts,
+    in ``AGGREGATE_COLUMNS`` order (``past`` is 1: those days are over). Literal values,
+    so the benchmark can run the same text on a raw connection."""
     keys = ", ".join(_KEYS)
-    listed = ", ".join(f"'{m.isoformat()}'" for m in months)
     selected = ", ".join("1" if c == "past" else c for c in AGGREGATE_COLUMNS[:-2])
     return (
         f"SELECT {selected}, sum(n) AS n, sum(minutes) AS minutes FROM stats_summary_rows "
-        f"WHERE organization_id = {int(organization_id)} AND month IN ({listed}) "
+        f"WHERE organization_id = {int(organization_id)} "
+        f"AND first_day >= '{start.isoformat()}' AND last_day <= '{end.isoformat()}' "
         f"GROUP BY {keys}"
     )
 
 
 def stored_rows(
-    connection: Connection, organization_id: int, months: Sequence[date]
+    connection: Connection, organization_id: int, start: date, end: date
 ) -> list[tuple[Any, ...]]:
-    if not months:
-        return []
-    result = connection.exec_driver_sql(stored_rows_sql(organization_id, months))
+    result = connection.exec_driver_sql(stored_rows_sql(organization_id, start, end))
     try:
         return list(result.cursor.fetchall()) if result.cursor is not None else []
     finally:
@@ -154,20 +187,30 @@ def stored_rows(
 
 
 def ensure_built(db: Database, organization_id: int, start: date, end: date, now: datetime) -> int:
-    """Build the stored rows of every closed whole month of [start, end] that has none;
-    returns how many were built. A month a concurrent writer is changing is skipped (it
-    is counted from the appointments this time)."""
+    """Store the rows of every day of [start, end] that is over and not stored yet: whole
+    months where the period covers them, single days elsewhere. Returns how many parts
+    were built. Dates a concurrent writer is changing are skipped (counted from the
+    appointments this time)."""
     with db.read() as session:
         connection = session.connection()
         zones = _zones(connection, organization_id)
         months = closed_months(start, end, zones.values(), now)
-        missing = sorted(set(months) - set(built_months(connection, organization_id, months)))
+        days = closed_days(start, end, zones.values(), now)
+        parts = set(stored_parts(connection, organization_id, start, end))
     built = 0
-    for month in missing:
-        try:
-            built += _build(db, organization_id, month, zones, now)
-        except OperationalError as error:  # a busy database: count directly this time
-            log.warning("statistics summary of %s not built: %s", month, error)
+    for month in months:
+        if _month_part(month) not in parts and _attempt(
+            _build_month, db, organization_id, month, zones, now
+        ):
+            built += 1
+            parts.add(_month_part(month))
+    covered = {d for first, last in parts for d in _days(first, last)}
+    todo: dict[date, list[date]] = defaultdict(list)
+    for day in days:
+        if day not in covered:
+            todo[month_of(day)].append(day)
+    for month, wanted in sorted(todo.items()):
+        built += _attempt(_build_days, db, organization_id, month, zones, now, wanted)
     if built and db.dialect == "postgresql":
         # Without fresh statistics the planner takes the new rows for a handful and
         # sorts them on disk instead of hashing them.
@@ -178,43 +221,105 @@ def ensure_built(db: Database, organization_id: int, start: date, end: date, now
     return built
 
 
-def _build(
+def _attempt(build: Any, *args: Any) -> int:
+    try:
+        return int(build(*args))
+    except OperationalError as error:  # a busy database: count directly this time
+        log.warning("statistics rows not stored: %s", error)
+        return 0
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _month_locked(connection: Connection, organization_id: int, month: date) -> bool:
+    """Take the build's locks without waiting (PostgreSQL); False if a writer holds them."""
+    if connection.dialect.name != "postgresql":
+        return True
+    return bool(
+        connection.execute(
+            text(
+                "SELECT pg_try_advisory_xact_lock_shared(:o, :whole) "
+                "AND pg_try_advisory_xact_lock(:o, :k)"
+            ),
+            {"o": organization_id, "whole": _WHOLE_ORGANIZATION, "k": _lock_key(month)},
+        ).scalar_one()
+    )
+
+
+def _store(
+    connection: Connection, organization_id: int, statement: AggregateStatement, parts: list[Part]
+) -> None:
+    """Insert the statement's rows (by day when it groups by day, else as the one part)
+    and mark the parts built."""
+    keys = ", ".join(STORED_COLUMNS)
+    d = statement.d
+    if statement.by_day:
+        first = last = d.date_of_day_number("s.day")
+    else:
+        [(whole_first, whole_last)] = parts
+        first, last = d.date(whole_first), d.date(whole_last)
+    for sql in statement.prelude():
+        connection.exec_driver_sql(sql)
+    connection.exec_driver_sql(
+        f"INSERT INTO stats_summary_rows (organization_id, first_day, last_day, {keys}) "
+        f"SELECT {int(organization_id)}, {first}, {last}, {keys} FROM ({statement.sql()}) s"
+    )
+    at = datetime.now(UTC)
+    connection.execute(
+        text(
+            "INSERT INTO stats_summary_parts (organization_id, first_day, last_day, built_at) "
+            "VALUES (:o, :f, :l, :at)"
+        ),
+        [{"o": organization_id, "f": first, "l": last, "at": at} for first, last in parts],
+    )
+
+
+def _build_month(
     db: Database, organization_id: int, month: date, zones: dict[int, str], now: datetime
 ) -> bool:
     with db.transaction(write_lock=True) as session:
         connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            free = connection.execute(
-                text(
-                    "SELECT pg_try_advisory_xact_lock_shared(:o, :whole) "
-                    "AND pg_try_advisory_xact_lock(:o, :k)"
-                ),
-                {"o": organization_id, "whole": _WHOLE_ORGANIZATION, "k": _lock_key(month)},
-            ).scalar_one()
-            if not free:
-                return False
-        if built_months(connection, organization_id, [month]):
-            return False  # built meanwhile by another query
-        last = next_month(month) - timedelta(days=1)
-        scope = StatsScope(organization_id, month, last, now)
+        if not _month_locked(connection, organization_id, month):
+            return False
+        first, last = _month_part(month)
+        inside = stored_parts(connection, organization_id, first, last)
+        if (first, last) in inside:
+            return False  # stored meanwhile by another query
+        scope = StatsScope(organization_id, first, last, now)
         statement = prepare_statement(session, scope, list(zones.items()))
-        assert now >= statement.hi, "only a closed month has final counts"
-        for sql in statement.prelude():
-            connection.exec_driver_sql(sql)
-        keys = ", ".join(STORED_COLUMNS)
-        connection.exec_driver_sql(
-            f"INSERT INTO stats_summary_rows (organization_id, month, {keys}) "
-            f"SELECT {int(organization_id)}, {statement.d.date(month)}, {keys} "
-            f"FROM ({statement.sql()}) s"
-        )
-        connection.execute(
-            text(
-                "INSERT INTO stats_summary_months (organization_id, month, built_at) "
-                "VALUES (:o, :m, :at)"
-            ),
-            {"o": organization_id, "m": month, "at": datetime.now(UTC)},
-        )
+        assert now >= statement.hi, "only a month that is over has final counts"
+        _store(connection, organization_id, statement, [(first, last)])
+        if inside:  # its single days, now held by the month
+            _drop(connection, organization_id, inside)
         return True
+
+
+def _build_days(
+    db: Database,
+    organization_id: int,
+    month: date,
+    zones: dict[int, str],
+    now: datetime,
+    days: list[date],
+) -> int:
+    with db.transaction(write_lock=True) as session:
+        connection = session.connection()
+        if not _month_locked(connection, organization_id, month):
+            return 0
+        first, last = _month_part(month)
+        inside = stored_parts(connection, organization_id, first, last)
+        if (first, last) in inside:
+            return 0
+        todo = sorted(set(days) - {f for f, _ in inside})
+        if not todo:
+            return 0
+        scope = StatsScope(organization_id, todo[0], todo[-1], now)
+        statement = prepare_statement(session, scope, list(zones.items()), _runs(todo), by_day=True)
+        assert now >= statement.hi, "only a day that is over has final counts"
+        _store(connection, organization_id, statement, [(d, d) for d in todo])
+        return len(todo)
 
 
 def _zones(connection: Connection, organization_id: int) -> dict[int, str]:
@@ -228,45 +333,57 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def _drop(connection: Connection, organization_id: int, parts: Sequence[Part]) -> None:
+    """Delete stored parts and their rows."""
+    params: dict[str, Any] = {"o": organization_id}
+    matches = []
+    for i, (first, last) in enumerate(parts):
+        params[f"f{i}"], params[f"l{i}"] = first, last
+        matches.append(f"(first_day = :f{i} AND last_day = :l{i})")
+    where = f"organization_id = :o AND ({' OR '.join(matches)})"
+    connection.execute(text(f"DELETE FROM stats_summary_parts WHERE {where}"), params)
+    connection.execute(text(f"DELETE FROM stats_summary_rows WHERE {where}"), params)
+
+
 # --------------------------------------------------------------------------- invalidation
 
 
-def invalidate_months(connection: Connection, organization_id: int, days: Iterable[date]) -> None:
-    """Drop the stored rows of the months of ``days`` (in the caller's transaction): call
-    from any writer of appointments that bypasses the ORM."""
-    months = sorted({month_of(d) for d in days})
-    if not months:
+def invalidate_days(connection: Connection, organization_id: int, days: Iterable[date]) -> None:
+    """Drop the stored parts holding any of ``days`` (local dates), in the caller's
+    transaction: call from any writer of appointments that bypasses the ORM."""
+    days = sorted(set(days))
+    if not days:
         return
-    params = {"o": organization_id, **{f"m{i}": m for i, m in enumerate(months)}}
+    params: dict[str, Any] = {"o": organization_id}
     if connection.dialect.name == "postgresql":
+        months = sorted({month_of(d) for d in days})
         locks = ", ".join(f"pg_advisory_xact_lock_shared(:o, {_lock_key(m)})" for m in months)
         connection.execute(text(f"SELECT {locks}"), params)
-    listed = ", ".join(f":m{i}" for i in range(len(months)))
-    dropped = connection.execute(
+    holds = []
+    for i, day in enumerate(days):
+        # A part is at most a month long: the lower bound keeps the index range short.
+        params[f"d{i}"], params[f"e{i}"] = day, day - timedelta(days=31)
+        holds.append(f"(first_day <= :d{i} AND first_day > :e{i} AND last_day >= :d{i})")
+    found = connection.execute(
         text(
-            f"DELETE FROM stats_summary_months WHERE organization_id = :o "
-            f"AND month IN ({listed}) RETURNING month"
+            "SELECT first_day, last_day FROM stats_summary_parts WHERE organization_id = :o "
+            f"AND ({' OR '.join(holds)})"
         ),
         params,
     ).all()
-    if dropped:
-        connection.execute(
-            text(
-                f"DELETE FROM stats_summary_rows WHERE organization_id = :o AND month IN ({listed})"
-            ),
-            params,
-        )
+    if found:
+        _drop(connection, organization_id, [(_as_date(a), _as_date(b)) for a, b in found])
 
 
 def invalidate_organization(connection: Connection, organization_id: int) -> None:
-    """Drop every stored month of the organization (bulk writes, time-zone changes)."""
+    """Drop every stored part of the organization (bulk writes, time-zone changes)."""
     if connection.dialect.name == "postgresql":
         connection.execute(
             text("SELECT pg_advisory_xact_lock(:o, :whole)"),
             {"o": organization_id, "whole": _WHOLE_ORGANIZATION},
         )
     params = {"o": organization_id}
-    connection.execute(text("DELETE FROM stats_summary_months WHERE organization_id = :o"), params)
+    connection.execute(text("DELETE FROM stats_summary_parts WHERE organization_id = :o"), params)
     connection.execute(text("DELETE FROM stats_summary_rows WHERE organization_id = :o"), params)
 
 
@@ -307,4 +424,4 @@ def _invalidate_after_flush(session: Session, flush_context: Any) -> None:
         invalidate_organization(connection, organization_id)
     for organization_id, days in months.items():
         if organization_id not in whole:
-            invalidate_months(connection, organization_id, days)
+            invalidate_days(connection, organization_id, days)

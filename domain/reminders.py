@@ -56,7 +56,7 @@ from data.models import (
     Patient,
     Practitioner,
 )
-from data.stats_summaries import invalidate_months
+from data.stats_summaries import invalidate_days
 from data.vocabulary import REMINDER_CHANNELS
 from domain import activity
 from domain.actor import Actor
@@ -612,7 +612,7 @@ class _Run:
                 .returning(Appointment.local_date)
                 .execution_options(synchronize_session=False)
             ).scalar_one()
-            invalidate_months(s.connection(), message.organization_id, [day])
+            invalidate_days(s.connection(), message.organization_id, [day])
         self.report.sent[str(channel)] += 1
 
     def _failed(

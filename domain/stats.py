@@ -37,6 +37,8 @@ are fractions from 0 to 1.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -61,21 +63,15 @@ from data.stats_queries import (
     begin_snapshot,
     day_number,
     exceptions_query,
-    frame,
     prepare_statement,
     reference_query,
     rows,
     run_aggregate,
     schedules_query,
     split_sets,
+    table,
 )
-from data.stats_summaries import (
-    built_months,
-    closed_months,
-    ensure_built,
-    stored_rows,
-    uncovered_ranges,
-)
+from data.stats_summaries import ensure_built, stored_parts, stored_rows, uncovered_ranges
 from data.vocabulary import APPOINTMENT_STATUSES, CANCELLATION_CATEGORIES
 from domain.actor import Actor
 from domain.capacity import capacity_by_week, empty_capacity
@@ -530,7 +526,7 @@ def get_appointment_stats(
     )
     summarized = clinic_id is None and practitioner_id is None and appointment_type_id is None
     if summarized:
-        # Closed whole months of the period are read from stored rows; build missing ones
+        # The period's days that are over are read from stored rows; store missing ones
         # first (their own short transactions), then read everything in one snapshot.
         ensure_built(ctx.db, organization_id, start, end, scope.now)
     with ctx.db.read() as session:
@@ -552,31 +548,58 @@ def get_appointment_stats(
         }
         if zones:
             connection = session.connection()
-            stored = (
-                built_months(
-                    connection,
-                    organization_id,
-                    closed_months(start, end, zones.values(), scope.now),
-                )
-                if summarized
-                else []
-            )
-            ranges = uncovered_ranges(start, end, stored)
+            parts = stored_parts(connection, organization_id, start, end) if summarized else []
+            ranges = uncovered_ranges(start, end, parts)
             statement = prepare_statement(
-                session, scope, list(zones.items()), ranges if stored else None
+                session, scope, list(zones.items()), ranges if parts else None
             )
             for sql in statement.prelude():
                 connection.exec_driver_sql(sql)
-            found = stored_rows(connection, organization_id, stored)
+            found = stored_rows(connection, organization_id, start, end) if parts else []
             if ranges:
                 found += run_aggregate(session, statement)
             sets = split_sets(found)
-            schedules = frame(session, schedules_query(scope))
-            exceptions = frame(session, exceptions_query(scope, statement.lo, statement.hi))
-            capacity = capacity_by_week(schedules, exceptions, zones, start, end)
+            capacity = _capacity(
+                table(session, schedules_query(scope)),
+                table(session, exceptions_query(scope, statement.lo, statement.hi)),
+                zones,
+                start,
+                end,
+            )
         else:
             sets, capacity = split_sets([]), empty_capacity()
     return shape(scope, sets, capacity, reference)
+
+
+Table = tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]  # column names, rows
+_CAPACITY_MEMO: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
+_CAPACITY_MEMO_SIZE = 16
+_capacity_lock = threading.Lock()
+
+
+def _capacity(
+    schedules: Table, exceptions: Table, zones: dict[int, str], start: date, end: date
+) -> pd.DataFrame:
+    """``capacity_by_week`` of the rows, remembered for the last few inputs: laying out a
+    large organization's year of blocks takes tens of milliseconds, while schedules
+    change rarely. The key is the rows themselves, so a change is never served stale."""
+    key = (schedules, exceptions, tuple(sorted(zones.items())), start, end)
+    with _capacity_lock:
+        if key in _CAPACITY_MEMO:
+            _CAPACITY_MEMO.move_to_end(key)
+            return _CAPACITY_MEMO[key].copy()
+    capacity = capacity_by_week(
+        pd.DataFrame(list(schedules[1]), columns=list(schedules[0])),
+        pd.DataFrame(list(exceptions[1]), columns=list(exceptions[0])),
+        zones,
+        start,
+        end,
+    )
+    with _capacity_lock:
+        _CAPACITY_MEMO[key] = capacity.copy()
+        while len(_CAPACITY_MEMO) > _CAPACITY_MEMO_SIZE:
+            _CAPACITY_MEMO.popitem(last=False)
+    return capacity
 
 
 def _reference(found: list[tuple[Any, ...]], organization_id: int) -> Reference:

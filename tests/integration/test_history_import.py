@@ -23,7 +23,7 @@ from data.models import (
     Organization,
     Patient,
     Practitioner,
-    StatsSummaryMonth,
+    StatsSummaryPart,
 )
 from domain.actor import Actor
 from domain.clock import fixed_clock
@@ -221,7 +221,7 @@ def test_rerunning_adds_nothing_and_a_fixed_row_is_picked_up(
             org_id = s.scalars(select(Organization.id).where(Organization.name == "V")).one()
         return get_appointment_stats(ctx, org_id, date(2016, 4, 1), date(2016, 5, 31)).total
 
-    assert total() == 4 and count(ctx.db, StatsSummaryMonth) == 2
+    assert total() == 4 and count(ctx.db, StatsSummaryPart) == 2
     fixed = broken.replace("2016-04-31", "2016-04-30")
     third = import_history(
         ctx, write_csv(tmp_path / "a.csv", *ROWS, fixed), organization="V", format_name=KAGGLE

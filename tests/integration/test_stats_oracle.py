@@ -21,8 +21,9 @@ from data.models import (
     Practitioner,
     Schedule,
     ScheduleException,
-    StatsSummaryMonth,
+    StatsSummaryPart,
 )
+from data.stats_summaries import uncovered_ranges
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from domain.stats import AGE_GROUPS, LEAD_TIME_BUCKETS, AppointmentStats, get_appointment_stats
@@ -219,22 +220,13 @@ def _draw_filters(database: Database) -> list[dict[str, object]]:
     ]
 
 
-def _closed_months(start: date, end: date) -> list[date]:
-    """Whole calendar months of [start, end] that ended (everywhere) before NOW."""
-    months, month = [], date(start.year, start.month, 1)
-    while month <= end:
-        after = (month + timedelta(days=32)).replace(day=1)
-        if month >= start and after - timedelta(days=1) <= end and after < NOW.date():
-            months.append(month)
-        month = after
-    return months
-
-
-def _stored_months(database: Database) -> set[date]:
-    found = _rows(
-        database, select(StatsSummaryMonth.month).where(StatsSummaryMonth.organization_id == ORG)
-    )
-    return {m if isinstance(m, date) else date.fromisoformat(m) for m in found["month"]}
+def _stored_parts(database: Database) -> list[tuple[date, date]]:
+    p = StatsSummaryPart
+    found = _rows(database, select(p.first_day, p.last_day).where(p.organization_id == ORG))
+    return [
+        tuple(v if isinstance(v, date) else date.fromisoformat(v) for v in pair)  # type: ignore[misc]
+        for pair in zip(found["first_day"], found["last_day"], strict=True)
+    ]
 
 
 _LOADED: dict[str, pd.DataFrame] = {}
@@ -268,8 +260,10 @@ def test_stats_on_the_demo_data_match_a_row_by_row_pandas_oracle(
 
     expected = _oracle_counts(rows)
     assert st.overall.__dict__ == expected
-    if which == 2:  # organization-wide: its closed whole months come from stored rows
-        assert _stored_months(demo_db) >= set(_closed_months(f["start"], f["end"])) != set()
+    if which == 2:  # organization-wide: the days that are over come from stored rows
+        parts = [p for p in _stored_parts(demo_db) if f["start"] <= p[0] <= p[1] <= f["end"]]
+        assert any(first.day == 1 and last > first for first, last in parts), "a whole month"
+        assert [r[0] for r in uncovered_ranges(f["start"], f["end"], parts)] == [NOW.date()]
     if which == 2:  # the wide draw spans "now": some bookings are past but unresolved
         unresolved = rows["status"].isin(["pending", "booked", "confirmed"]) & (
             rows["start_at"] < pd.Timestamp(NOW)

@@ -1,11 +1,11 @@
-"""Stored statistics of closed months (data/stats_summaries.py): organization-wide
-statistics read a closed whole month from stored rows, and every kind of write to that
-month's appointments makes the next statistics count it again, so a manager never sees
-a number the appointments no longer say.
+"""Stored statistics (data/stats_summaries.py): organization-wide statistics read the
+days that are over from stored rows (whole months, else single days), and every kind of
+write to a stored day's appointments makes the next statistics count it again, so a
+manager never sees a number the appointments no longer say.
 
 The data: an organization with clinics in New York and Los Angeles, appointments from
 January to March 2026, "now" is 10 March 2026. The period 15 January - 5 March holds one
-closed whole month: February (January is partial, March is neither whole nor over).
+whole month, February, stored as a month; 15-31 January and 1-5 March are stored as days.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import select, update
 
 from data.db import Database
-from data.models import Appointment, Clinic, Patient, StatsSummaryMonth
+from data.models import Appointment, Clinic, Patient, StatsSummaryPart
 from data.stats_summaries import (
+    closed_days,
     closed_months,
     ensure_built,
-    invalidate_months,
+    invalidate_days,
     uncovered_ranges,
 )
 from domain.actor import Actor
@@ -100,12 +101,15 @@ def stats(w: World) -> AppointmentStats:
     return get_appointment_stats(w.ctx, w.org, START, END)
 
 
-def stored(w: World) -> set[date]:
+FEB_PART = (FEB, date(2026, 2, 28))
+DAYS = 17 + 5  # 15-31 January, 1-5 March
+
+
+def stored(w: World) -> set[tuple[date, date]]:
+    p = StatsSummaryPart
     with w.db.read() as s:
-        found = s.scalars(
-            select(StatsSummaryMonth.month).where(StatsSummaryMonth.organization_id == w.org)
-        ).all()
-    return set(found)
+        found = s.execute(select(p.first_day, p.last_day).where(p.organization_id == w.org))
+        return {(first, last) for first, last in found}
 
 
 def test_months_that_are_whole_and_over_everywhere_are_the_closed_ones() -> None:
@@ -116,17 +120,29 @@ def test_months_that_are_whole_and_over_everywhere_are_the_closed_ones() -> None
     assert closed_months(START, END, [NY, LA], datetime(2026, 3, 1, 7, 59, tzinfo=UTC)) == []
     assert closed_months(START, END, [NY], datetime(2026, 3, 1, 5, 0, tzinfo=UTC)) == [FEB]
     assert closed_months(date(2026, 2, 2), END, [NY], NOW) == []
-    assert uncovered_ranges(START, END, [FEB]) == [
+    assert uncovered_ranges(START, END, [FEB_PART]) == [
         (START, date(2026, 1, 31)),
         (date(2026, 3, 1), END),
     ]
-    assert uncovered_ranges(FEB, date(2026, 2, 28), [FEB]) == []
+    march_2 = (date(2026, 3, 2), date(2026, 3, 2))
+    assert uncovered_ranges(START, END, [FEB_PART, march_2]) == [
+        (START, date(2026, 1, 31)),
+        (date(2026, 3, 1), date(2026, 3, 1)),
+        (date(2026, 3, 3), END),
+    ]
+    assert uncovered_ranges(FEB, date(2026, 2, 28), [FEB_PART]) == []
     assert uncovered_ranges(START, END, []) == [(START, END)]
+    # 9 March ends at 07:00 UTC on the 10th in Los Angeles; at 06:59 only the 8th is over.
+    assert closed_days(date(2026, 3, 7), END.replace(day=20), [NY, LA], NOW)[-1] == date(2026, 3, 9)
+    almost = datetime(2026, 3, 10, 6, 59, tzinfo=UTC)
+    assert closed_days(date(2026, 3, 7), date(2026, 3, 20), [NY, LA], almost)[-1] == date(
+        2026, 3, 8
+    )
 
 
 def test_a_closed_month_is_stored_once_and_counted_the_same(world: World) -> None:
     first = stats(world)
-    assert stored(world) == {FEB}
+    assert FEB_PART in stored(world) and len(stored(world)) == 1 + DAYS
     # 20 Jan, 3/10/17/28 Feb (LA), 2 Mar; the 28 Feb one is cancelled, 17 Feb is unresolved.
     assert (first.total, first.overall.cancelled, first.overall.due) == (6, 1, 5)
     assert (first.overall.completed, first.overall.no_shows, first.unresolved_past) == (3, 1, 1)
@@ -147,10 +163,11 @@ def test_a_late_status_change_reaches_the_next_statistics(world: World) -> None:
     update_appointment_status(
         world.ctx, world.org, world.feb_booked, "no-show", Actor.system(organization_id=world.org)
     )
+    assert FEB_PART not in stored(world) and len(stored(world)) == DAYS
     after = stats(world)
     assert after.overall.no_shows == before.overall.no_shows + 1
     assert after.unresolved_past == before.unresolved_past - 1
-    assert stored(world) == {FEB}  # built again, with the change
+    assert FEB_PART in stored(world)  # built again, with the change
 
 
 def test_an_appointment_moved_out_of_the_month_or_deleted_is_no_longer_counted(
@@ -163,14 +180,15 @@ def test_an_appointment_moved_out_of_the_month_or_deleted_is_no_longer_counted(
         # Half an hour later it is 1 March in Los Angeles too: out of February.
         moved.start_at = local(date(2026, 3, 1), time(0), LA)
         moved.end_at = local(date(2026, 3, 1), time(0, 30), LA)
-    assert stored(world) == set()
+    # Its old month and its new day are dropped; nothing else.
+    assert stored(world) == {(d, d) for d, _ in stored(world)} and len(stored(world)) == DAYS - 1
     february = get_appointment_stats(world.ctx, world.org, FEB, date(2026, 2, 28))
     assert (february.total, february.overall.cancelled) == (3, 0)
-    assert stored(world) == {FEB}
+    assert stats(world).overall.cancelled == 1  # still in the period, on 1 March
     with world.db.transaction() as s:
         s.delete(s.get(Appointment, world.feb_booked))
-    assert stored(world) == set()
-    assert stats(world).total == before.total - 1  # the moved one is still in the period
+    assert FEB_PART not in stored(world)
+    assert stats(world).total == before.total - 1
 
 
 def test_birth_dates_and_time_zones_reach_the_next_statistics(world: World) -> None:
@@ -208,7 +226,7 @@ def test_a_reminder_sent_reaches_the_next_statistics(world: World) -> None:
         world.ctx.settings, world.db, fixed_clock(NOW.replace(month=2, day=16))
     )
     assert send_due_reminders(at_the_time, organization_id=world.org).total_sent == 1
-    assert stored(world) == set()
+    assert FEB_PART not in stored(world) and len(stored(world)) == DAYS
     assert stats(world).by_reminder.set_index("reminder_sent").loc[True, "appointments"] == 1
 
 
@@ -225,7 +243,7 @@ def test_a_month_being_written_is_not_stored_until_the_writer_is_done(db: Databa
                 .values(status="no-show")
                 .execution_options(synchronize_session=False)
             )
-            invalidate_months(s.connection(), w.org, [date(2026, 2, 17)])
+            invalidate_days(s.connection(), w.org, [date(2026, 2, 17)])
             writing.set()
             release.wait(30)
         done.set()
@@ -234,15 +252,16 @@ def test_a_month_being_written_is_not_stored_until_the_writer_is_done(db: Databa
     thread.start()
     assert writing.wait(30)
     try:
-        # The writer holds February: a build gives up instead of storing counts that
-        # miss the change; the statistics count February directly.
-        assert ensure_built(db, w.org, START, END, NOW) == 0
-        assert stats(w).overall.no_shows == 1 and stored(w) == set()
+        # The writer holds February: a build gives up on it instead of storing counts
+        # that miss the change (the days of other months are stored); the statistics
+        # count February directly.
+        assert ensure_built(db, w.org, START, END, NOW) == DAYS
+        assert stats(w).overall.no_shows == 1 and FEB_PART not in stored(w)
     finally:
         release.set()
         thread.join(30)
     assert done.is_set()
-    assert stats(w).overall.no_shows == 2 and stored(w) == {FEB}
+    assert stats(w).overall.no_shows == 2 and FEB_PART in stored(w)
 
 
 def test_another_organizations_writes_leave_stored_months_alone(world: World) -> None:
@@ -254,4 +273,4 @@ def test_another_organizations_writes_leave_stored_months_alone(world: World) ->
         dr = make_practitioner(s, other, [clinic])
         patient = make_patient(s, other)
         make_appointment(s, patient, dr, clinic, kind, local(date(2026, 2, 5), time(9)))
-    assert stored(world) == {FEB}
+    assert FEB_PART in stored(world) and len(stored(world)) == 1 + DAYS

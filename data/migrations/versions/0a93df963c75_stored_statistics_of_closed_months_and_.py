@@ -1,11 +1,11 @@
-"""statistics summaries of closed months
+"""stored statistics of closed months and days
 
-Revision ID: ae4ab7cc7640
+Revision ID: 0a93df963c75
 Revises: d95409e0ce38
-Create Date: 2026-11-28 07:08:10.448370
+Create Date: 2026-11-28 07:18:58.925003
 
-Stored statistics rows of closed months (data/stats_summaries.py). Both tables start
-empty: the rows are built on demand by the first statistics query that needs them.
+Stored statistics rows of closed months and days (data/stats_summaries.py). Both tables
+start empty: the rows are built on demand by the statistics queries that need them.
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 
 import data.types
 
-revision: str = "ae4ab7cc7640"
+revision: str = "0a93df963c75"
 down_revision: str | None = "d95409e0ce38"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -23,22 +23,29 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "stats_summary_months",
+        "stats_summary_parts",
         sa.Column("organization_id", sa.Integer(), nullable=False),
-        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
         sa.Column("built_at", data.types.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "last_day >= first_day", name=op.f("ck_stats_summary_parts_days_in_order")
+        ),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
-            name=op.f("fk_stats_summary_months_organization_id_organizations"),
+            name=op.f("fk_stats_summary_parts_organization_id_organizations"),
         ),
-        sa.PrimaryKeyConstraint("organization_id", "month", name=op.f("pk_stats_summary_months")),
+        sa.PrimaryKeyConstraint(
+            "organization_id", "first_day", "last_day", name=op.f("pk_stats_summary_parts")
+        ),
     )
     op.create_table(
         "stats_summary_rows",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=False),
-        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
         sa.Column("grp", sa.SmallInteger(), nullable=False),
         sa.Column("practitioner_id", sa.Integer(), nullable=True),
         sa.Column("clinic_id", sa.Integer(), nullable=True),
@@ -61,13 +68,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stats_summary_rows", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_stats_summary_rows_org_month", ["organization_id", "month"], unique=False
+            "ix_stats_summary_rows_org_first_day", ["organization_id", "first_day"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("stats_summary_rows", schema=None) as batch_op:
-        batch_op.drop_index("ix_stats_summary_rows_org_month")
+        batch_op.drop_index("ix_stats_summary_rows_org_first_day")
 
     op.drop_table("stats_summary_rows")
-    op.drop_table("stats_summary_months")
+    op.drop_table("stats_summary_parts")
