@@ -75,7 +75,7 @@ def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
         first.append(_raw(patient_span_query(org)))
     then = [(sql, {}) for sql in statement.prelude()]
     if parts:
-        then.append((stored_rows_sql(org, scope.start, scope.end), {}))
+        then.append((stored_rows_sql(org, parts), {}))
     if ranges:
         then.append((statement.sql(), {}))
     last = [_raw(schedules_query(scope)), _raw(exceptions_query(scope, statement.lo, statement.hi))]

@@ -8,11 +8,12 @@ stretch is marked built in ``stats_summary_parts``. A stretch (a *part*) is a wh
 calendar month, or a single day where a period does not cover the whole month (the days
 of the running month, the ragged ends of a period). Months compress well: a large
 organization's month is about a tenth as many rows as appointments; a day about half, but
-still far cheaper to add up than to count. When a month is stored whole, the day parts
-inside it are dropped, so parts never overlap. A statistics query then adds up the stored
-rows of the parts inside its period and counts only the rest (today, the future, days a
-writer is changing) from the appointments. Only the organization-wide view without a type
-filter uses them: any narrower filter reads few enough appointments to count directly.
+still far cheaper to add up than to count. A day may be stored besides its whole month
+(for periods that cut the month); a query reads each date from one part only
+(``stored_parts``). A statistics query adds up the stored rows of those parts and counts
+only the rest (today, the future, days a writer is changing) from the appointments. Only
+the organization-wide view without a type filter uses them: any narrower filter reads
+few enough appointments to count directly.
 
 Stored rows are right only while nothing of their dates changes, so every writer of
 appointments invalidates the parts holding the local dates it touches, in its own
@@ -148,7 +149,9 @@ def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
 def stored_parts(
     connection: Connection, organization_id: int, start: date, end: date
 ) -> list[Part]:
-    """The stored parts lying wholly in [start, end] (in the connection's snapshot)."""
+    """The stored parts to read for [start, end] (in the connection's snapshot): every
+    whole month lying in it, and the single days lying in it outside those months (a
+    day can be stored besides its month, for periods that cut the month)."""
     found = connection.execute(
         text(
             "SELECT first_day, last_day FROM stats_summary_parts WHERE organization_id = :o "
@@ -156,27 +159,42 @@ def stored_parts(
         ),
         {"o": organization_id, "start": start, "end": end},
     ).all()
-    return sorted((_as_date(first), _as_date(last)) for first, last in found)
+    parts = [(_as_date(first), _as_date(last)) for first, last in found]
+    months = [p for p in parts if p[0] < p[1]]
+    outside = uncovered_ranges(start, end, months)
+    days = [p for p in parts if p[0] == p[1] and any(a <= p[0] <= b for a, b in outside)]
+    return sorted(months + days)
 
 
-def stored_rows_sql(organization_id: int, start: date, end: date) -> str:
-    """The stored rows of the parts lying wholly in [start, end], summed over the parts,
-    in ``AGGREGATE_COLUMNS`` order (``past`` is 1: those days are over). Literal values,
-    so the benchmark can run the same text on a raw connection."""
+def stored_rows_sql(organization_id: int, parts: Sequence[Part]) -> str:
+    """The stored rows of ``parts`` (as ``stored_parts`` chose them) summed over the
+    parts, in ``AGGREGATE_COLUMNS`` order (``past`` is 1: those days are over). Literal
+    values, so the benchmark can run the same text on a raw connection."""
     keys = ", ".join(_KEYS)
     selected = ", ".join("1" if c == "past" else c for c in AGGREGATE_COLUMNS[:-2])
+    months = [p for p in parts if p[0] < p[1]]
+    days = _runs([p[0] for p in parts if p[0] == p[1]])
+    which = [
+        f"(first_day = '{first.isoformat()}' AND last_day = '{last.isoformat()}')"
+        for first, last in months
+    ] + [
+        f"(first_day = last_day AND first_day >= '{first.isoformat()}' "
+        f"AND first_day <= '{last.isoformat()}')"
+        for first, last in days
+    ]
     return (
         f"SELECT {selected}, sum(n) AS n, sum(minutes) AS minutes FROM stats_summary_rows "
-        f"WHERE organization_id = {int(organization_id)} "
-        f"AND first_day >= '{start.isoformat()}' AND last_day <= '{end.isoformat()}' "
+        f"WHERE organization_id = {int(organization_id)} AND ({' OR '.join(which)}) "
         f"GROUP BY {keys}"
     )
 
 
 def stored_rows(
-    connection: Connection, organization_id: int, start: date, end: date
+    connection: Connection, organization_id: int, parts: Sequence[Part]
 ) -> list[tuple[Any, ...]]:
-    result = connection.exec_driver_sql(stored_rows_sql(organization_id, start, end))
+    if not parts:
+        return []
+    result = connection.exec_driver_sql(stored_rows_sql(organization_id, parts))
     try:
         return list(result.cursor.fetchall()) if result.cursor is not None else []
     finally:
@@ -284,15 +302,12 @@ def _build_month(
         if not _month_locked(connection, organization_id, month):
             return False
         first, last = _month_part(month)
-        inside = stored_parts(connection, organization_id, first, last)
-        if (first, last) in inside:
+        if (first, last) in stored_parts(connection, organization_id, first, last):
             return False  # stored meanwhile by another query
         scope = StatsScope(organization_id, first, last, now)
         statement = prepare_statement(session, scope, list(zones.items()))
         assert now >= statement.hi, "only a month that is over has final counts"
         _store(connection, organization_id, statement, [(first, last)])
-        if inside:  # its single days, now held by the month
-            _drop(connection, organization_id, inside)
         return True
 
 
@@ -309,10 +324,8 @@ def _build_days(
         if not _month_locked(connection, organization_id, month):
             return 0
         first, last = _month_part(month)
-        inside = stored_parts(connection, organization_id, first, last)
-        if (first, last) in inside:
-            return 0
-        todo = sorted(set(days) - {f for f, _ in inside})
+        stored = _days_stored(connection, organization_id, first, last)
+        todo = sorted(set(days) - stored)
         if not todo:
             return 0
         scope = StatsScope(organization_id, todo[0], todo[-1], now)
@@ -320,6 +333,19 @@ def _build_days(
         assert now >= statement.hi, "only a day that is over has final counts"
         _store(connection, organization_id, statement, [(d, d) for d in todo])
         return len(todo)
+
+
+def _days_stored(
+    connection: Connection, organization_id: int, first: date, last: date
+) -> set[date]:
+    found = connection.execute(
+        text(
+            "SELECT first_day FROM stats_summary_parts WHERE organization_id = :o "
+            "AND first_day >= :first AND first_day <= :last AND last_day = first_day"
+        ),
+        {"o": organization_id, "first": first, "last": last},
+    ).scalars()
+    return {_as_date(day) for day in found}
 
 
 def _zones(connection: Connection, organization_id: int) -> dict[int, str]:

@@ -555,7 +555,7 @@ def get_appointment_stats(
             )
             for sql in statement.prelude():
                 connection.exec_driver_sql(sql)
-            found = stored_rows(connection, organization_id, start, end) if parts else []
+            found = stored_rows(connection, organization_id, parts)
             if ranges:
                 found += run_aggregate(session, statement)
             sets = split_sets(found)

@@ -274,3 +274,15 @@ def test_another_organizations_writes_leave_stored_months_alone(world: World) ->
         patient = make_patient(s, other)
         make_appointment(s, patient, dr, clinic, kind, local(date(2026, 2, 5), time(9)))
     assert FEB_PART in stored(world) and len(stored(world)) == 1 + DAYS
+
+
+def test_a_period_cutting_a_stored_month_reads_days_and_never_counts_twice(
+    world: World,
+) -> None:
+    whole = stats(world)
+    # 10 February - 5 March cuts February: its days are stored besides the month.
+    cut = get_appointment_stats(world.ctx, world.org, date(2026, 2, 10), END)
+    assert (cut.total, cut.overall.cancelled, cut.overall.no_shows) == (4, 1, 0)
+    assert FEB_PART in stored(world) and (date(2026, 2, 10),) * 2 in stored(world)
+    again = stats(world)  # the month and its days are both stored: read once
+    assert again.overall == whole.overall and again.weekly.equals(whole.weekly)
