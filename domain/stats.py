@@ -298,23 +298,37 @@ def _sum_by(
     }
 
 
+_STATUS_INDEX = pd.Index(APPOINTMENT_STATUSES)
+# Per status position (and a last entry for -1, an unknown status): is it ...?
+_IS = {
+    name: np.array([s in members for s in APPOINTMENT_STATUSES] + [False])
+    for name, members in (
+        ("cancelled", ("cancelled",)),
+        ("completed", ("completed",)),
+        ("no-show", ("no-show",)),
+        ("attended", ATTENDED_OR_MISSED),
+        ("open", OPEN_STATUSES),
+    )
+}
+
+
 class _Tally:
     """Outcome counts of grouped rows (status, past, n, minutes), summable by any key."""
 
     def __init__(self, rows: GroupedRows) -> None:
         self.keys = rows
-        status = self.keys["status"].astype(object)
+        # Status as a position in APPOINTMENT_STATUSES (one hash lookup per row), then
+        # every flag by table lookup rather than string comparisons.
+        code = _STATUS_INDEX.get_indexer(self.keys["status"].astype(object))
         n = self.keys["n"].astype(np.int64)
-        cancelled = status == "cancelled"
-        due = np.isin(status, ATTENDED_OR_MISSED) | (
-            np.isin(status, OPEN_STATUSES) & self.keys["past"].astype(bool)
-        )
+        cancelled = _IS["cancelled"][code]
+        due = _IS["attended"][code] | (_IS["open"][code] & self.keys["past"].astype(bool))
         self.counts = {
             "appointments": n,
             "cancelled": n * cancelled,
             "due": n * due,
-            "completed": n * (status == "completed"),
-            "no_shows": n * (status == "no-show"),
+            "completed": n * _IS["completed"][code],
+            "no_shows": n * _IS["no-show"][code],
             "booked_minutes": self.keys["minutes"].astype(np.int64) * ~cancelled,
         }
 
