@@ -583,4 +583,5 @@ def table(
 ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
     """A small lookup as (column names, rows), hashable (a memo key)."""
     result = session.connection().execute(query)
-    return tuple(result.keys()), tuple(tuple(r) for r in result.all())
+    # Rows hash and compare like tuples: no need to copy them.
+    return tuple(result.keys()), tuple(result.all())
