@@ -57,7 +57,12 @@ def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
     reference = reference_query(org, scope.practitioner_id)
     with env.db.read() as s:
         clinics = [(r[1], r[3]) for r in rows(s, reference) if r[0] == "clinic"]
-        parts = stored_parts(s.connection(), org, scope.start, scope.end) if wide else []
+        zones = [tz for _, tz in clinics]
+        parts = (
+            stored_parts(s.connection(), org, scope.start, scope.end, (zones, scope.now))
+            if wide
+            else []
+        )
         ranges = uncovered_ranges(scope.start, scope.end, parts)
         statement = prepare_statement(s, scope, clinics, ranges if parts else None)
     between = {"o": org, "s": scope.start, "e": scope.end}

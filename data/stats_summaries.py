@@ -147,11 +147,17 @@ def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
 
 
 def stored_parts(
-    connection: Connection, organization_id: int, start: date, end: date
+    connection: Connection,
+    organization_id: int,
+    start: date,
+    end: date,
+    over: tuple[Iterable[str], datetime] | None = None,
 ) -> list[Part]:
     """The stored parts to read for [start, end] (in the connection's snapshot): every
     whole month lying in it, and the single days lying in it outside those months (a
-    day can be stored besides its month, for periods that cut the month)."""
+    day can be stored besides its month, for periods that cut the month). ``over``
+    (zones, now): only parts whose days are over by then (a clock set back in time must
+    not read days it still sees as to come)."""
     found = connection.execute(
         text(
             "SELECT first_day, last_day FROM stats_summary_parts WHERE organization_id = :o "
@@ -160,6 +166,9 @@ def stored_parts(
         {"o": organization_id, "start": start, "end": end},
     ).all()
     parts = [(_as_date(first), _as_date(last)) for first, last in found]
+    if over is not None:
+        zones, now = sorted(set(over[0])), over[1]
+        parts = [p for p in parts if _over(p[1], zones, now)]
     months = [p for p in parts if p[0] < p[1]]
     outside = uncovered_ranges(start, end, months)
     days = [p for p in parts if p[0] == p[1] and any(a <= p[0] <= b for a, b in outside)]
@@ -214,7 +223,7 @@ def ensure_built(db: Database, organization_id: int, start: date, end: date, now
         zones = _zones(connection, organization_id)
         months = closed_months(start, end, zones.values(), now)
         days = closed_days(start, end, zones.values(), now)
-        parts = set(stored_parts(connection, organization_id, start, end))
+        parts = set(stored_parts(connection, organization_id, start, end, (zones.values(), now)))
     built = 0
     for month in months:
         if _month_part(month) not in parts and _attempt(

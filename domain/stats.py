@@ -562,7 +562,11 @@ def get_appointment_stats(
         }
         if zones:
             connection = session.connection()
-            parts = stored_parts(connection, organization_id, start, end) if summarized else []
+            parts = (
+                stored_parts(connection, organization_id, start, end, (zones.values(), scope.now))
+                if summarized
+                else []
+            )
             ranges = uncovered_ranges(start, end, parts)
             statement = prepare_statement(
                 session, scope, list(zones.items()), ranges if parts else None

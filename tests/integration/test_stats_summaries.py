@@ -286,3 +286,12 @@ def test_a_period_cutting_a_stored_month_reads_days_and_never_counts_twice(
     assert FEB_PART in stored(world) and (date(2026, 2, 10),) * 2 in stored(world)
     again = stats(world)  # the month and its days are both stored: read once
     assert again.overall == whole.overall and again.weekly.equals(whole.weekly)
+
+
+def test_a_clock_set_back_does_not_read_days_it_sees_as_to_come(world: World) -> None:
+    now = stats(world)
+    back_then = AppContext(world.ctx.settings, world.db, fixed_clock(NOW.replace(month=2, day=16)))
+    earlier = get_appointment_stats(back_then, world.org, START, END)
+    # On 16 February the booking of the 17th was still to come: not due, not unresolved.
+    assert (earlier.unresolved_past, earlier.overall.due) == (0, now.overall.due - 1)
+    assert earlier.total == now.total
