@@ -712,7 +712,9 @@ class StatsSummaryRow(Base):
     clinic_id: Mapped[int | None]
     type_id: Mapped[int | None]
     category: Mapped[str | None] = mapped_column(String(32))
-    lh: Mapped[int | None] = mapped_column(Integer)
+    week: Mapped[int | None] = mapped_column(Integer)
+    weekday: Mapped[int | None] = mapped_column(SmallInteger)
+    hour: Mapped[int | None] = mapped_column(SmallInteger)
     date_only: Mapped[bool | None]
     lead_bucket: Mapped[int | None] = mapped_column(SmallInteger)
     reminder_sent: Mapped[bool | None]

@@ -7,12 +7,14 @@ clinic-local date, hour and booking lead time (``data/local_facts.py``, set by e
 writer), so the period filter is a plain indexed range on ``local_date`` and day numbers,
 hours and weekdays follow by arithmetic, the same on both stores.
 
-The one statement groups three ways at once (GROUPING SETS on PostgreSQL, UNION ALL over
-a shared derived table on SQLite):
+The one statement groups six ways at once (GROUPING SETS on PostgreSQL, UNION ALL over a
+shared derived table on SQLite), one margin per table of the statistics:
 
-- set ``DIMENSIONS``: practitioner, clinic, appointment type, cancellation category;
-- set ``HOURS``: clinic-local hour (hours since 1970-01-01 local), date-only flag;
-- set ``COHORTS``: booking lead-time bucket, reminder sent, patient age group;
+- ``PAIRS``: practitioner and clinic; ``TYPES``: appointment type; ``CATEGORIES``:
+  cancellation category;
+- ``WEEKS``: the week of the clinic-local date (day number of its Monday);
+- ``TIMES``: clinic-local weekday and hour (no hour for date-only rows), date-only flag;
+- ``COHORTS``: booking lead-time bucket, reminder sent, patient age group;
 
 each with status and "start has passed" (``past``) so that rates can be formed later, and
 ``n`` (appointments) and ``minutes`` (sum of durations).
@@ -56,9 +58,13 @@ AGE_UNKNOWN = 5
 # the first age of each next group times 10000.
 AGE_GROUP_LIMITS = (130000, 180000, 400000, 650000)
 
-# GROUPING(practitioner_id, lh, lead_bucket) of each set on PostgreSQL; the SQLite branches
+# Each grouping set holds exactly one of these columns; GROUPING() of them on PostgreSQL
+# (1 bits for the columns a set leaves out) tells the sets apart, and the SQLite branches
 # emit the same numbers.
-DIMENSIONS, HOURS, COHORTS = 3, 5, 6
+_MARKERS = ("practitioner_id", "type_id", "category", "week", "weekday", "lead_bucket")
+PAIRS, TYPES, CATEGORIES, WEEKS, TIMES, COHORTS = (
+    63 - (1 << (len(_MARKERS) - 1 - i)) for i in range(len(_MARKERS))
+)
 
 AGGREGATE_COLUMNS = (
     "grp",
@@ -66,7 +72,9 @@ AGGREGATE_COLUMNS = (
     "clinic_id",
     "type_id",
     "category",
-    "lh",
+    "week",
+    "weekday",
+    "hour",
     "date_only",
     "lead_bucket",
     "reminder_sent",
@@ -76,9 +84,17 @@ AGGREGATE_COLUMNS = (
     "n",
     "minutes",
 )
+# Each set is one margin the statistics need, so the grouped rows stay few (a year of a
+# large organization: a few thousand): practitioner-clinic pairs, types, cancellation
+# categories, weeks (day number of the Monday), clinic-local weekday and hour (hour NULL
+# for date-only rows), and booking cohorts; each with status and whether the start has
+# passed, from which every rate is formed.
 _SET_KEYS = {
-    DIMENSIONS: ("practitioner_id", "clinic_id", "type_id", "category", "status", "past"),
-    HOURS: ("lh", "date_only", "status", "past"),
+    PAIRS: ("practitioner_id", "clinic_id", "status", "past"),
+    TYPES: ("type_id", "status", "past"),
+    CATEGORIES: ("category", "status", "past"),
+    WEEKS: ("week", "status", "past"),
+    TIMES: ("weekday", "hour", "date_only", "status", "past"),
     COHORTS: ("lead_bucket", "reminder_sent", "age_group", "status", "past"),
 }
 
@@ -156,6 +172,10 @@ class _Dialect:
     def date_of_day_number(self, expression: str) -> str:
         raise NotImplementedError
 
+    def weekday(self, day: str) -> str:
+        """Monday = 0 of a day number (1970-01-01 was a Thursday), before 1970 too."""
+        raise NotImplementedError
+
 
 class _Postgres(_Dialect):
     name = "postgresql"
@@ -200,13 +220,17 @@ class _Postgres(_Dialect):
         keys = ", ".join(AGGREGATE_COLUMNS[1:-2])
         more = "".join(f", {c}" for c in extra)
         return (
-            f"SELECT GROUPING(practitioner_id, lh, lead_bucket) AS grp, {keys}, "
+            f"SELECT GROUPING({', '.join(_MARKERS)}) AS grp, {keys}, "
             f"count(*) AS n, sum(minutes) AS minutes{more} FROM ({derived}) r "
             f"GROUP BY GROUPING SETS ({sets})"
         )
 
     def date_of_day_number(self, expression: str) -> str:
         return f"(DATE '1970-01-01' + {expression})"
+
+    def weekday(self, day: str) -> str:
+        # mod(), not %: the driver reads % as a placeholder.
+        return f"mod(mod({day}, 7) + 10, 7)"
 
 
 class _SQLite(_Dialect):
@@ -245,6 +269,9 @@ class _SQLite(_Dialect):
 
     def date_of_day_number(self, expression: str) -> str:
         return f"date('1970-01-01', '+' || ({expression}) || ' days')"
+
+    def weekday(self, day: str) -> str:
+        return f"(({day} % 7 + 10) % 7)"
 
 
 def dialect_for(name: str) -> _Dialect:
@@ -393,8 +420,9 @@ class AggregateStatement:
             f"FROM appointments a {patients} "
             f"WHERE {' AND '.join(filters)} {d.fence}"
         )
+        weekday = d.weekday("day")
         r3 = (
-            f"SELECT {keep}, day * 24 + COALESCE(hour, 0) AS lh, lead, "
+            f"SELECT {keep}, day - {weekday} AS week, {weekday} AS weekday, hour, lead, "
             f"{self._ymd('day')} - birth AS age FROM ({r1}) r1 {d.fence}"
         )
         lead = (
@@ -409,7 +437,10 @@ class AggregateStatement:
             f"CASE WHEN age IS NULL OR age < 0 THEN {AGE_UNKNOWN} {limits} "
             f"ELSE {len(AGE_GROUP_LIMITS)} END"
         )
-        r4 = f"SELECT {keep}, lh, {lead} AS lead_bucket, {age} AS age_group FROM ({r3}) r3"
+        r4 = (
+            f"SELECT {keep}, week, weekday, hour, {lead} AS lead_bucket, {age} AS age_group "
+            f"FROM ({r3}) r3"
+        )
         return d.grouped(r4, ("day",) if self.by_day else ())
 
 
@@ -431,10 +462,10 @@ def run_aggregate(session: Session, statement: AggregateStatement) -> list[tuple
 
 
 def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, GroupedRows]:
-    """Rows of the statement (AGGREGATE_COLUMNS order) by grouping set (DIMENSIONS,
-    HOURS, COHORTS), each with its own keys and n, minutes; booleans as bool, ids, hours
-    and counts as int64, status and category as objects. A key may repeat (rows from
-    several sources): every consumer sums."""
+    """Rows of the statement (AGGREGATE_COLUMNS order) by grouping set (PAIRS, TYPES,
+    ...), each with its own keys and n, minutes; booleans as bool, ids, weeks, hours and
+    counts as int64 (hour -1 for date-only rows), status and category as objects. A key
+    may repeat (rows from several sources): every consumer sums."""
     table = np.array(rows, dtype=object).reshape(len(rows), len(AGGREGATE_COLUMNS))
     index = {c: i for i, c in enumerate(AGGREGATE_COLUMNS)}
     grp = table[:, 0].astype(np.int64)
@@ -448,6 +479,8 @@ def split_sets(rows: Sequence[Sequence[Any]]) -> dict[int, GroupedRows]:
                 columns[column] = values
             elif column in ("date_only", "reminder_sent", "past"):
                 columns[column] = values.astype(bool)
+            elif column == "hour":
+                columns[column] = np.array([-1 if v is None else v for v in values], np.int64)
             else:
                 columns[column] = values.astype(np.float64).astype(np.int64)
         out[set_id] = columns
@@ -581,7 +614,14 @@ def rows(session: Session, query: Any) -> list[tuple[Any, ...]]:
 def table(
     session: Session, query: AnySelect
 ) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
-    """A small lookup as (column names, rows), hashable (a memo key)."""
+    """A small lookup as (column names, rows of plain values), hashable (a memo key).
+
+    The driver's own values, without SQLAlchemy's result processing (a few thousand
+    schedule rows a call): datetimes come aware (PostgreSQL) or as naive-UTC text
+    (SQLite), dates and times as objects or ISO text; pandas reads either."""
     result = session.connection().execute(query)
-    # Rows hash and compare like tuples: no need to copy them.
-    return tuple(result.keys()), tuple(result.all())
+    try:
+        names = tuple(result.keys())
+        return names, tuple(map(tuple, result.cursor.fetchall())) if result.cursor else ()
+    finally:
+        result.close()

@@ -49,15 +49,18 @@ import pandas as pd
 
 from data.stats_queries import (
     AGE_UNKNOWN,
+    CATEGORIES,
     COHORTS,
-    DIMENSIONS,
     EPOCH_DATE,
-    HOURS,
     LEAD_1_7,
     LEAD_8_30,
     LEAD_31_PLUS,
     LEAD_AFTER,
     LEAD_SAME_DAY,
+    PAIRS,
+    TIMES,
+    TYPES,
+    WEEKS,
     GroupedRows,
     StatsScope,
     begin_snapshot,
@@ -357,10 +360,10 @@ def outcome_table(
     return pd.DataFrame(columns)
 
 
-def busiest_times(local_hour: np.ndarray, n: np.ndarray) -> pd.DataFrame:
-    """Weekday x hour counts from clinic-local hours since 1970-01-01 (a Thursday)."""
+def busiest_times(weekday: np.ndarray, hour: np.ndarray, n: np.ndarray) -> pd.DataFrame:
+    """Weekday (Monday = 0) x hour (0-23) counts of clinic-local starts."""
     grid = np.zeros((7, 24), dtype=np.int64)
-    np.add.at(grid, ((local_hour // 24 + 3) % 7, local_hour % 24), n)
+    np.add.at(grid, (weekday, hour), n)
     table = pd.DataFrame(grid, index=pd.RangeIndex(7, name="weekday"), columns=range(24))
     table.columns.name = "hour"
     return table
@@ -397,7 +400,8 @@ def shape(
     reference: Reference,
 ) -> AppointmentStats:
     """Every table of the statistics from the grouped rows and the capacity (pure)."""
-    dims, hours, cohorts = _Tally(sets[DIMENSIONS]), _Tally(sets[HOURS]), _Tally(sets[COHORTS])
+    dims, types, categories = _Tally(sets[PAIRS]), _Tally(sets[TYPES]), _Tally(sets[CATEGORIES])
+    weeks_of, times, cohorts = _Tally(sets[WEEKS]), _Tally(sets[TIMES]), _Tally(sets[COHORTS])
     totals = dims.total()
     overall = Outcomes(**{c: totals[c] for c in _COUNTS})
     status = dims.keys["status"]
@@ -414,7 +418,7 @@ def shape(
 
     # Types: every type of the organization (or the filtered one).
     type_ids = sorted(t for t in reference.types if scope.appointment_type_id in (None, t))
-    counts = dims.by("type_id", type_ids)
+    counts = types.by("type_id", type_ids)
     type_table = outcome_table(
         {
             "appointment_type_id": type_ids,
@@ -434,23 +438,20 @@ def shape(
         capacity_of = _sum_by(cap_minutes, cap[key], ids)["capacity_minutes"]
         return outcome_table(leading, dims.by(key, ids), capacity_of)
 
-    # Weeks and weekdays of the clinic-local start (lh: local hours since 1970-01-01).
-    lh = hours.keys["lh"].astype(np.int64)
-    day = lh // 24
-    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    # Weeks (day numbers of their Mondays) and weekdays/hours of the clinic-local start.
     weeks = _week_numbers(scope.start, scope.end)
     cap_week = cap["week_start"].astype("datetime64[D]").astype(np.int64)
     weekly = outcome_table(
         {"week_start": [EPOCH_DATE + timedelta(days=w) for w in weeks]},
-        hours.by(day - weekday, weeks),
+        weeks_of.by("week", weeks),
         _sum_by(cap_minutes, cap_week, weeks)["capacity_minutes"],
     )
-    date_only = hours.keys["date_only"].astype(bool)
-    timed = ~date_only & (hours.keys["status"] != "cancelled")
+    weekday, hour = times.keys["weekday"], times.keys["hour"]
+    date_only = times.keys["date_only"].astype(bool)
+    timed = ~date_only & (times.keys["status"] != "cancelled")
     # Weekday x hour outcome grids, from the same timed rows as the busiest times.
-    timed_no_shows = hours.counts["no_shows"][~date_only]
-    timed_due = hours.counts["due"][~date_only]
-    cancelled = status == "cancelled"
+    known = ~date_only
+    cancelled = categories.keys["status"] == "cancelled"
 
     return AppointmentStats(
         organization_id=scope.organization_id,
@@ -464,19 +465,21 @@ def shape(
         overall=overall,
         by_status=by_status,
         unresolved_past=int(dims.counts["appointments"][open_past].sum()),
-        date_only_appointments=int(hours.counts["appointments"][date_only].sum()),
+        date_only_appointments=int(times.counts["appointments"][date_only].sum()),
         booked_minutes=totals["booked_minutes"],
         capacity_minutes=int(cap_minutes["capacity_minutes"].sum()),
         by_type=type_table,
         cancellations=cancellations(
-            dims.keys["category"][cancelled], dims.counts["appointments"][cancelled]
+            categories.keys["category"][cancelled], categories.counts["appointments"][cancelled]
         ),
-        busiest_times=busiest_times(lh[timed], hours.counts["appointments"][timed]),
-        no_show_times=busiest_times(lh[~date_only], timed_no_shows),
-        due_times=busiest_times(lh[~date_only], timed_due),
+        busiest_times=busiest_times(
+            weekday[timed], hour[timed], times.counts["appointments"][timed]
+        ),
+        no_show_times=busiest_times(weekday[known], hour[known], times.counts["no_shows"][known]),
+        due_times=busiest_times(weekday[known], hour[known], times.counts["due"][known]),
         by_weekday=outcome_table(
             {"weekday": list(range(7)), "weekday_name": list(WEEKDAYS)},
-            hours.by(weekday, range(7)),
+            times.by("weekday", range(7)),
         ),
         by_practitioner=with_capacity("practitioner_id", reference.practitioners, "is_placeholder"),
         by_clinic=with_capacity("clinic_id", reference.clinics, "timezone"),
@@ -603,9 +606,10 @@ def _capacity(
     change rarely. The key is the rows themselves, so a change is never served stale."""
     key = (schedules, exceptions, tuple(sorted(zones.items())), start, end)
     with _capacity_lock:
-        if key in _CAPACITY_MEMO:
+        known = _CAPACITY_MEMO.get(key)
+        if known is not None:
             _CAPACITY_MEMO.move_to_end(key)
-            return _CAPACITY_MEMO[key].copy()
+            return known.copy()
     capacity = capacity_by_week(
         pd.DataFrame(list(schedules[1]), columns=list(schedules[0])),
         pd.DataFrame(list(exceptions[1]), columns=list(exceptions[0])),

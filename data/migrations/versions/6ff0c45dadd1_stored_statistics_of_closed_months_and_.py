@@ -1,8 +1,8 @@
 """stored statistics of closed months and days
 
-Revision ID: 0a93df963c75
+Revision ID: 6ff0c45dadd1
 Revises: d95409e0ce38
-Create Date: 2026-11-28 07:18:58.925003
+Create Date: 2026-11-28 07:39:14.128140
 
 Stored statistics rows of closed months and days (data/stats_summaries.py). Both tables
 start empty: the rows are built on demand by the statistics queries that need them.
@@ -15,7 +15,7 @@ from alembic import op
 
 import data.types
 
-revision: str = "0a93df963c75"
+revision: str = "6ff0c45dadd1"
 down_revision: str | None = "d95409e0ce38"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -51,7 +51,9 @@ def upgrade() -> None:
         sa.Column("clinic_id", sa.Integer(), nullable=True),
         sa.Column("type_id", sa.Integer(), nullable=True),
         sa.Column("category", sa.String(length=32), nullable=True),
-        sa.Column("lh", sa.Integer(), nullable=True),
+        sa.Column("week", sa.Integer(), nullable=True),
+        sa.Column("weekday", sa.SmallInteger(), nullable=True),
+        sa.Column("hour", sa.SmallInteger(), nullable=True),
         sa.Column("date_only", sa.Boolean(), nullable=True),
         sa.Column("lead_bucket", sa.SmallInteger(), nullable=True),
         sa.Column("reminder_sent", sa.Boolean(), nullable=True),
