@@ -205,11 +205,15 @@ def layout(
     manage = can_manage()
     pracs = practitioner_options(app_context(), user.organization_id) if user else []
     clinics = clinic_options(app_context(), user.organization_id) if user else []
+    # An id from the address that is not one of this organization's (another's, or gone)
+    # is not put into a picker: the first one is chosen instead.
     chosen_clinic = _query_int(clinic)
+    if chosen_clinic not in {o.value for o in clinics}:
+        chosen_clinic = None
     view = "clinic" if chosen_clinic is not None else "practitioner"
     chosen = _query_int(practitioner)
-    if chosen is None and pracs:
-        chosen = pracs[0].value
+    if chosen not in {o.value for o in pracs}:
+        chosen = pracs[0].value if pracs else None
     if chosen_clinic is None and clinics:
         chosen_clinic = clinics[0].value
     monday = week_start(_query_date(week) or (org_today() if user else date.today()))

@@ -233,9 +233,6 @@ FORGERIES: list[Forgery] = [
                 "_pages_location.search": "?" + path.split("?")[1].format(**t),
             },
             label=path.split("?")[0],
-            # The schedules page keeps the asked ids as its pickers' values; the grid's
-            # forgeries below read them.
-            echo=path.startswith("/admin/schedules"),
         )
         for path in (
             "/book?patient={patient}&practitioner={practitioner}&clinic={clinic}&type={type}",
