@@ -437,27 +437,36 @@ def _set_holds_args(p: argparse.ArgumentParser) -> None:
 )
 def _set_holds(args: argparse.Namespace, settings: Settings) -> int:
     from domain.actor import Actor
-    from domain.errors import BookingError
-    from domain.holds import set_hold_settings
+    from domain.admin.errors import NO_CHANGE, AdminError
+    from domain.admin.org_settings import update_organization_settings
+    from domain.organizations import get_organization
 
     ctx = _context(settings)
     try:
         org = _organization_or_exit(ctx, args.organization)
-        saved = set_hold_settings(
-            ctx,
-            Actor.system("appointments set-holds", org.id),
-            org.id,
-            hold_minutes=args.hold_minutes,
-            waitlist_offer_minutes=args.offer_minutes,
-        )
-    except BookingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
+        given = {
+            name: value
+            for name, value in (
+                ("hold_minutes", args.hold_minutes),
+                ("waitlist_offer_minutes", args.offer_minutes),
+            )
+            if value is not None
+        }
+        try:
+            update_organization_settings(
+                ctx, Actor.system("appointments set-holds", org.id), org.id, **given
+            )
+        except AdminError as exc:
+            if exc.code != NO_CHANGE:
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 2
+        saved = get_organization(ctx, org.id)
+        assert saved is not None
     finally:
         ctx.db.dispose()
     print(
-        f"{org.name}: holds last {saved['hold_minutes']} min, waitlist offers "
-        f"{saved['waitlist_offer_minutes']} min"
+        f"{org.name}: holds last {saved.hold_minutes} min, waitlist offers "
+        f"{saved.waitlist_offer_minutes} min"
     )
     return 0
 

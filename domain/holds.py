@@ -10,7 +10,8 @@ Holds are created under the booking service's per-practitioner lock (``data.lock
 checked by the same availability rule, so the seat count a hold takes is part of the
 concurrency guarantee of ``AppointmentService.create_appointment``.
 
-How long a hold lasts: the organization setting ``hold_minutes`` (default 5).
+How long a hold lasts: the organization setting ``hold_minutes`` (default 5), set on the
+settings page (``domain.admin.org_settings``).
 """
 
 from __future__ import annotations
@@ -203,64 +204,3 @@ def invalidate_spans(ctx: AppContext, organization_id: int, spans: list[Span]) -
     """After the commit: availability around each held or released span is recomputed."""
     for practitioner_id, start, end in set(spans):
         invalidate_appointment(ctx, organization_id, practitioner_id, start, end)
-
-
-# --------------------------------------------------------------------------- settings
-
-
-def set_hold_settings(
-    ctx: AppContext,
-    actor: Actor,
-    organization_id: int,
-    *,
-    hold_minutes: int | None = None,
-    waitlist_offer_minutes: int | None = None,
-) -> dict[str, int]:
-    """Save how long a booking-form hold (1-60 minutes) and a waitlist offer (1 minute
-    to 7 days) keep their seat; None keeps a value. Audited as SETTINGS_CHANGED; needs
-    ``manage_settings``. Returns both values as saved."""
-    # Imported here: domain.waitlist builds on this module.
-    from domain import activity
-    from domain.waitlist import MAX_OFFER_MINUTES, offer_minutes
-
-    if actor.organization_id is not None and actor.organization_id != organization_id:
-        raise PermissionDenied("You can only work in your own organization.")
-    require(actor, Permission.MANAGE_SETTINGS)
-    for name, value, top in (
-        ("hold_minutes", hold_minutes, MAX_HOLD_MINUTES),
-        ("waitlist_offer_minutes", waitlist_offer_minutes, MAX_OFFER_MINUTES),
-    ):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
-        ):
-            raise BookingError("INVALID_SETTING", f"{name} must be from 1 to {top} minutes.")
-    with ctx.db.transaction(write_lock=True) as s:
-        org = s.get(Organization, organization_id, with_for_update={"key_share": True})
-        if org is None:
-            raise BookingError("ORGANIZATION_NOT_FOUND", "This organization was not found.")
-        current = org.settings or {}
-        before = {
-            "hold_minutes": hold_length(current),
-            "waitlist_offer_minutes": offer_minutes(current),
-        }
-        after = {
-            "hold_minutes": before["hold_minutes"] if hold_minutes is None else hold_minutes,
-            "waitlist_offer_minutes": (
-                before["waitlist_offer_minutes"]
-                if waitlist_offer_minutes is None
-                else waitlist_offer_minutes
-            ),
-        }
-        diff = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
-        if diff:
-            org.settings = {**current, **after}
-            activity.record_event(
-                s,
-                organization_id=org.id,
-                event_type=activity.EVENT_SETTINGS_CHANGED,
-                appointment_id=None,
-                payload={"changes": diff},
-                actor=actor,
-                at=ctx.clock(),
-            )
-    return after

@@ -27,6 +27,20 @@ class OrganizationInfo:
     def local_today(self, now: datetime) -> date:
         return now.astimezone(ZoneInfo(self.timezone)).date()
 
+    @property
+    def hold_minutes(self) -> int:
+        """How long the booking form holds a chosen time."""
+        from domain.holds import hold_length  # builds on this module
+
+        return hold_length(self.settings)
+
+    @property
+    def waitlist_offer_minutes(self) -> int:
+        """How long a waitlist offer keeps its seat."""
+        from domain.waitlist import offer_minutes  # builds on this module
+
+        return offer_minutes(self.settings)
+
 
 def _info(org: Organization) -> OrganizationInfo:
     return OrganizationInfo(

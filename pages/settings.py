@@ -31,8 +31,10 @@ from domain.admin import AdminError, update_organization_settings
 from domain.admin.org_settings import NOTIFICATION_SWITCHES
 from domain.admin.rules import MAX_BUFFER_MINUTES, MAX_HORIZON_DAYS, MAX_NOTICE_MINUTES
 from domain.auth import UserInfo, list_users
+from domain.holds import MAX_HOLD_MINUTES
 from domain.organizations import OrganizationInfo, get_organization, list_clinics
 from domain.permissions import ROLE_LABELS, Permission
+from domain.waitlist import MAX_OFFER_MINUTES
 
 dash.register_page(
     __name__,
@@ -68,6 +70,8 @@ def _rules_card(org) -> dbc.Card:  # type: ignore[no-untyped-def]
         ("Buffer between appointments", _minutes(org.buffer_minutes)),
         ("Minimum notice for a booking", _minutes(org.min_notice_minutes)),
         ("Booking horizon", f"{org.booking_horizon_days} days ahead"),
+        ("A chosen time is held for", _minutes(org.hold_minutes)),
+        ("A waitlist offer stays open for", _minutes(org.waitlist_offer_minutes)),
         ("Organization time zone", org.timezone),
     ]
     return dbc.Card(
@@ -116,6 +120,18 @@ FORM = FormFields(
             "Booking horizon (days ahead)",
             _number("settings-booking_horizon_days", MAX_HORIZON_DAYS, 1),
         ),
+        Field(
+            "hold_minutes",
+            "Hold a chosen time for (minutes)",
+            _number("settings-hold_minutes", MAX_HOLD_MINUTES, 1),
+            "While a booking form is open on a time, others see it taken.",
+        ),
+        Field(
+            "waitlist_offer_minutes",
+            "A waitlist offer stays open for (minutes)",
+            _number("settings-waitlist_offer_minutes", MAX_OFFER_MINUTES, 1),
+            "Then the freed seat is offered to the next patient waiting.",
+        ),
     ],
 )
 NOTIFICATION_OPTIONS = [
@@ -130,6 +146,8 @@ def _edit_card(org: OrganizationInfo | None) -> dbc.Card:
         "buffer_minutes": org.buffer_minutes if org else None,
         "min_notice_minutes": org.min_notice_minutes if org else None,
         "booking_horizon_days": org.booking_horizon_days if org else None,
+        "hold_minutes": org.hold_minutes if org else None,
+        "waitlist_offer_minutes": org.waitlist_offer_minutes if org else None,
     }
     on = [k for k in NOTIFICATION_SWITCHES if org and org.settings.get(k)]
     fields = []
@@ -149,6 +167,12 @@ def _edit_card(org: OrganizationInfo | None) -> dbc.Card:
                             form.group("buffer_minutes", md=4),
                             form.group("min_notice_minutes", md=4),
                             form.group("booking_horizon_days", md=4),
+                        ]
+                    ),
+                    dbc.Row(
+                        [
+                            form.group("hold_minutes", md=4),
+                            form.group("waitlist_offer_minutes", md=4),
                         ]
                     ),
                     dbc.Label("Notifications", html_for="settings-notifications"),
@@ -347,6 +371,8 @@ SAVE = Outputs(feedback=Output("settings-feedback", "children")).add(form_output
     State("settings-buffer_minutes", "value"),
     State("settings-min_notice_minutes", "value"),
     State("settings-booking_horizon_days", "value"),
+    State("settings-hold_minutes", "value"),
+    State("settings-waitlist_offer_minutes", "value"),
     State("settings-notifications", "value"),
     prevent_initial_call=True,
     running=[(Output("settings-save", "disabled"), True, False)],
@@ -357,6 +383,8 @@ def save_settings(
     buffer_minutes: float | None,
     min_notice_minutes: float | None,
     booking_horizon_days: float | None,
+    hold_minutes: float | None,
+    waitlist_offer_minutes: float | None,
     notifications: list[str] | None,
 ) -> tuple[Any, ...]:
     if not n_clicks:
@@ -371,6 +399,8 @@ def save_settings(
             buffer_minutes=buffer_minutes,
             min_notice_minutes=min_notice_minutes,
             booking_horizon_days=booking_horizon_days,
+            hold_minutes=hold_minutes,
+            waitlist_offer_minutes=waitlist_offer_minutes,
             notifications={key: key in on for key in NOTIFICATION_SWITCHES},
         )
     except AdminError as error:

@@ -41,6 +41,8 @@ FIELDS = (
     "buffer_minutes",
     "min_notice_minutes",
     "booking_horizon_days",
+    "hold_minutes",
+    "waitlist_offer_minutes",
     "notifications",
     "file",
 )

@@ -445,11 +445,17 @@ def _wall(d: date, t: time | None, *, end: bool = False) -> str:
 
 
 def check_setting(name: str, value: object) -> int:
-    """Buffer, minimum notice or horizon: a whole number in its range."""
+    """Buffer, minimum notice, horizon, hold or offer length: a whole number in its range."""
+    # Imported here: the holds and waitlist modules build on the availability rules.
+    from domain.holds import MAX_HOLD_MINUTES
+    from domain.waitlist import MAX_OFFER_MINUTES
+
     limits = {
         "buffer_minutes": (0, MAX_BUFFER_MINUTES, "The buffer", "minutes"),
         "min_notice_minutes": (0, MAX_NOTICE_MINUTES, "The minimum notice", "minutes"),
         "booking_horizon_days": (1, MAX_HORIZON_DAYS, "The booking horizon", "days"),
+        "hold_minutes": (1, MAX_HOLD_MINUTES, "A booking-form hold", "minutes"),
+        "waitlist_offer_minutes": (1, MAX_OFFER_MINUTES, "A waitlist offer", "minutes"),
     }
     low, high, label, unit = limits[name]
     number = parse_int(value, name, label)

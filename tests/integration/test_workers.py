@@ -217,6 +217,8 @@ def _set_buffer(client: DashClient, minutes: int) -> str:
             "settings-buffer_minutes.value": minutes,
             "settings-min_notice_minutes.value": 0,
             "settings-booking_horizon_days.value": 365,
+            "settings-hold_minutes.value": 5,
+            "settings-waitlist_offer_minutes.value": 120,
             "settings-notifications.value": ["notify_practitioner", "notify_patient"],
         },
     )

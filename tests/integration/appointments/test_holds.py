@@ -114,16 +114,21 @@ def test_clerks_racing_for_a_group_with_one_seat_held_get_the_other_two(crowd: W
 
 
 def test_hold_and_offer_lengths_are_set_by_an_administrator(world: World) -> None:
-    from domain.holds import set_hold_settings
+    from domain.admin.errors import AdminError
+    from domain.admin.org_settings import update_organization_settings
+    from domain.organizations import get_organization
     from domain.permissions import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        set_hold_settings(world.ctx, world.coordinator, world.org_id, hold_minutes=3)
-    with pytest.raises(BookingError):
-        set_hold_settings(world.ctx, world.admin, world.org_id, hold_minutes=0)
-    saved = set_hold_settings(
+        update_organization_settings(world.ctx, world.coordinator, world.org_id, hold_minutes=3)
+    for bad in (0, 61, 2.5, None):
+        with pytest.raises(AdminError) as refused:
+            update_organization_settings(world.ctx, world.admin, world.org_id, hold_minutes=bad)
+        assert refused.value.field == "hold_minutes"
+    update_organization_settings(
         world.ctx, world.admin, world.org_id, hold_minutes=3, waitlist_offer_minutes=30
     )
-    assert saved == {"hold_minutes": 3, "waitlist_offer_minutes": 30}
+    saved = get_organization(world.ctx, world.org_id)
+    assert saved is not None and (saved.hold_minutes, saved.waitlist_offer_minutes) == (3, 30)
     hold = _hold(world, at(TUESDAY, 9))
     assert hold.expires_at == world.now + timedelta(minutes=3)
