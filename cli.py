@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -468,6 +469,41 @@ def _set_holds(args: argparse.Namespace, settings: Settings) -> int:
         f"{org.name}: holds last {saved.hold_minutes} min, waitlist offers "
         f"{saved.waitlist_offer_minutes} min"
     )
+    return 0
+
+
+def _store_stats_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--organization", default=None, help="name or id (default: every one)")
+    p.add_argument("--months", type=int, default=24, help="calendar months back (default 24)")
+
+
+@command(
+    "store-stats",
+    "store the analytics counts of past days ahead of the first look (optional: run it "
+    "nightly from cron; the analytics page stores what it lacks by itself)",
+    _store_stats_args,
+)
+def _store_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.organizations import list_organizations
+    from domain.stats import store_statistics
+
+    ctx = _context(settings)
+    try:
+        orgs = (
+            [_organization_or_exit(ctx, args.organization)]
+            if args.organization is not None
+            else list_organizations(ctx)
+        )
+        for org in orgs:
+            started = time.perf_counter()
+            try:
+                stored = store_statistics(ctx, org.id, args.months)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            print(f"{org.name}: {stored} parts stored in {time.perf_counter() - started:.1f} s")
+    finally:
+        ctx.db.dispose()
     return 0
 
 

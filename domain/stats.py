@@ -79,6 +79,7 @@ from data.vocabulary import APPOINTMENT_STATUSES, CANCELLATION_CATEGORIES
 from domain.actor import Actor
 from domain.capacity import capacity_by_week, empty_capacity
 from domain.context import AppContext
+from domain.organizations import get_organization
 from domain.permissions import Permission, PermissionDenied, require
 
 # Statuses that say the visit happened or was missed; open ones become due once past.
@@ -622,6 +623,24 @@ def _capacity(
         while len(_CAPACITY_MEMO) > _CAPACITY_MEMO_SIZE:
             _CAPACITY_MEMO.popitem(last=False)
     return capacity
+
+
+def store_statistics(ctx: AppContext, organization_id: int, months: int = 24) -> int:
+    """Store the counts of the days that are over in the last ``months`` calendar months
+    (whole months, and the days of the running month), so that the first look at the
+    analytics does not pay for them; returns how many parts were stored. Safe to run at
+    any time, beside the app and beside itself (see ``data/stats_summaries.py``)."""
+    if not 1 <= months <= 120:
+        raise ValueError("months must be from 1 to 120")
+    now = ctx.clock()
+    org = get_organization(ctx, organization_id)
+    if org is None:
+        raise LookupError(f"organization {organization_id} not found")
+    today = org.local_today(now)
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return ensure_built(ctx.db, organization_id, first, today, now)
 
 
 def _reference(found: list[tuple[Any, ...]], organization_id: int) -> Reference:

@@ -32,7 +32,7 @@ from domain.appointments import update_appointment_status
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from domain.reminders import send_due_reminders, set_reminder_settings
-from domain.stats import AppointmentStats, get_appointment_stats
+from domain.stats import AppointmentStats, get_appointment_stats, store_statistics
 from settings import Settings
 from tests.conftest import postgresql_only
 from tests.factories import (
@@ -295,3 +295,14 @@ def test_a_clock_set_back_does_not_read_days_it_sees_as_to_come(world: World) ->
     # On 16 February the booking of the 17th was still to come: not due, not unresolved.
     assert (earlier.unresolved_past, earlier.overall.due) == (0, now.overall.due - 1)
     assert earlier.total == now.total
+
+
+def test_storing_ahead_covers_whole_months_and_the_days_of_the_running_month(
+    world: World,
+) -> None:
+    assert store_statistics(world.ctx, world.org, months=3) == 2 + 9
+    march = {(date(2026, 3, d), date(2026, 3, d)) for d in range(1, 10)}  # 10 March runs
+    assert stored(world) == {(date(2026, 1, 1), date(2026, 1, 31)), FEB_PART} | march
+    assert store_statistics(world.ctx, world.org, months=3) == 0  # nothing left to store
+    with pytest.raises(ValueError):
+        store_statistics(world.ctx, world.org, months=0)
