@@ -1,8 +1,8 @@
 """Dash callbacks over HTTP on the large organization: every callback of the pages
-/availability, /book, /calendar and /analytics, posted to ``/_dash-update-component``
-with the payload the browser sends (built from the app's own ``/_dash-dependencies`` by
-``tests.dash_client``), signed in as the large organization's account of the role that
-uses the page. Target: p95 <= 300 ms per callback.
+/availability, /book, /calendar, /analytics, /today and /activity, posted to
+``/_dash-update-component`` with the payload the browser sends (built from the app's own
+``/_dash-dependencies`` by ``tests.dash_client``), signed in as the large organization's
+account of the role that uses the page. Target: p95 <= 300 ms per callback.
 
 The app runs in this process on a werkzeug server thread (as the browser tests serve
 it), so a timing is the whole request: routing, session and permission check, the
@@ -11,12 +11,14 @@ own SQL is benchmarked beside its floor in bench_availability, bench_booking and
 bench_stats.
 
 Callbacks that write (booking, status change) act on bookings this run makes, marked
-like bench_booking's and deleted at the end of the run. A callback of these pages
+like bench_booking's and deleted at the end of the run; notifications marked read are
+made unread again. A callback of these pages
 without a case here is printed as "not benchmarked", so a new one is not silently missed.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -25,7 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -38,7 +42,14 @@ from settings import Settings
 from tests.dash_client import DashClient
 
 TARGET_MS = 300.0
-PAGES = {"av-": "/availability", "book-": "/book", "cal-": "/calendar", "an-": "/analytics"}
+PAGES = {
+    "av-": "/availability",
+    "book-": "/book",
+    "cal-": "/calendar",
+    "an-": "/analytics",
+    "today-": "/today",
+    "activity-": "/activity",
+}
 ORGANIZATION = "Metro Health System"
 DOMAIN, LABEL = "metro.example", "metro"  # data.seed.demo_users of the large organization
 COVERED: set[str] = set()
@@ -278,11 +289,10 @@ def book_open_times(env: BenchEnv) -> Case:
 def book_submit(env: BenchEnv) -> Case:
     f = _facts(env)
     booking = booking_setup(env)
-    repeat = 15
-    taken = iter(_take(booking, repeat + 3))
 
     def payload(client: DashClient) -> dict[str, Any]:
-        c = next(taken)
+        # One fresh slot per post, however many repeats --repeat asks for.
+        (c,) = _take(booking)
         state = {
             "book-patient.value": c.patient_id,
             "book-practitioner.value": c.practitioner_id,
@@ -301,7 +311,7 @@ def book_submit(env: BenchEnv) -> Case:
         "front-desk",
         "book-result.children",
         payload=payload,
-        repeat=repeat,
+        repeat=15,
         expect=_has("Appointment booked"),
     )
 
@@ -395,23 +405,41 @@ def calendar_move_times(env: BenchEnv) -> Case:
     return _case(env, "coordinator", output, payload=payload)
 
 
+class _FreshBookings:
+    """Bookings made untimed (``before_each``), one per post, for the cases that change
+    an appointment's status; deleted at the end of the run with bench_booking's."""
+
+    def __init__(self, env: BenchEnv) -> None:
+        self.env = env
+        self.booking = booking_setup(env)
+        assert _facts(env)["org_id"] == self.booking["org_id"]
+        self.pending: list[tuple[int, int]] = []
+
+    def book_one(self) -> None:
+        while not _book(self.env, self.booking, _take(self.booking)[0]):
+            pass
+        self.pending.append(
+            self.env.sql(
+                "SELECT id, version FROM appointments WHERE notes = %s AND status = 'booked' "
+                "ORDER BY id DESC LIMIT 1",
+                (MARK,),
+            )[0]
+        )
+
+    def next(self) -> tuple[int, int]:
+        """(id, version) of the booking made for this post."""
+        if not self.pending:  # the first, untimed post that checks the payload
+            self.book_one()
+        return self.pending.pop()
+
+
 @benchmark("callback /calendar: confirm an appointment (status change)")
 def calendar_act(env: BenchEnv) -> Case:
-    f = _facts(env)
-    booking = booking_setup(env)
-    repeat = 15
-    for c in _take(booking, repeat + 3):
-        _book(env, booking, c)
-    rows = env.sql(
-        "SELECT id, version FROM appointments WHERE notes = %s AND status = 'booked' "
-        "ORDER BY id DESC LIMIT %s",
-        (MARK, repeat + 3),
-    )
-    pending = iter(rows)
+    fresh = _FreshBookings(env)
     act = {"type": "cal-act", "action": "confirmed"}
 
     def payload(client: DashClient) -> dict[str, Any]:
-        appointment_id, version = next(pending)
+        appointment_id, version = fresh.next()
         return _clicked(
             client,
             "cal-result.data",
@@ -426,9 +454,14 @@ def calendar_act(env: BenchEnv) -> Case:
             },
         )
 
-    assert f["org_id"] == booking["org_id"]
     return _case(
-        env, "admin", "cal-result.data", payload=payload, repeat=repeat, expect=_has("done")
+        env,
+        "admin",
+        "cal-result.data",
+        payload=payload,
+        repeat=15,
+        before_each=fresh.book_one,
+        expect=_has("done"),
     )
 
 
@@ -472,6 +505,209 @@ def analytics_csv(env: BenchEnv) -> Case:
         state,
         repeat=15,
         expect=_has(".csv"),
+    )
+
+
+# ------------------------------------------------------------------ /today
+
+
+def _today_inputs(who: str) -> dict[str, Any]:
+    return {
+        "today-who.value": who,
+        "today-cancelled.value": False,
+        "today-refresh.data": 0,
+        "today-tick.n_intervals": None,
+        "today-reload.n_clicks": None,
+    }
+
+
+@benchmark("callback /today: everyone, all clinics")
+def today_everyone(env: BenchEnv) -> Case:
+    # The front desk's default: every appointment of the day in the organization.
+    return _case(env, "front-desk", "today-list.children", _today_inputs("all"))
+
+
+@benchmark("callback /today: one clinic's day")
+def today_clinic(env: BenchEnv) -> Case:
+    who = f"c-{_facts(env)['clinic_id']}"
+    return _case(env, "front-desk", "today-list.children", _today_inputs(who))
+
+
+def _appointment_of_today(env: BenchEnv) -> int:
+    f = _facts(env)
+    with env.db.read() as s:
+        return int(
+            s.scalars(
+                select(Appointment.id)
+                .where(
+                    Appointment.clinic_id == f["clinic_id"],
+                    Appointment.start_at >= datetime.now(UTC) - timedelta(hours=8),
+                )
+                .order_by(Appointment.start_at)
+                .limit(1)
+            ).one()
+        )
+
+
+@benchmark("callback /today: click More…")
+def today_open_panel(env: BenchEnv) -> Case:
+    more = {"type": "today-more", "id": _appointment_of_today(env)}
+    inputs = {'{"id":["ALL"],"type":"today-more"}.n_clicks': [(more, 1)]}
+    return _case(
+        env,
+        "front-desk",
+        "today-selected.data",
+        payload=lambda c: _clicked(c, "today-selected.data", more, inputs),
+        expect=_has('"is_open":true'),
+    )
+
+
+@benchmark("callback /today: an appointment's panel")
+def today_panel(env: BenchEnv) -> Case:
+    selected = {"id": _appointment_of_today(env), "opened": 1}
+    inputs = {"today-selected.data": selected, "today-panel-result.data": None}
+    return _case(env, "front-desk", "today-panel-body.children", inputs)
+
+
+@benchmark("callback /today: one-click step (status change)")
+def today_step(env: BenchEnv) -> Case:
+    # The list's buttons check in, start and complete on the day; on the bench's own
+    # bookings (weeks ahead) the same click confirms, through the same service call.
+    fresh = _FreshBookings(env)
+    key = '{"id":["ALL"],"status":["ALL"],"type":"today-step","version":["ALL"]}.n_clicks'
+
+    def payload(client: DashClient) -> dict[str, Any]:
+        appointment_id, version = fresh.next()
+        button = {"type": "today-step", "id": appointment_id, "status": "confirmed"}
+        button["version"] = version
+        return _clicked(
+            client,
+            "today-feedback.children",
+            button,
+            {key: [(button, 1)]},
+            {"today-refresh.data": 0},
+        )
+
+    return _case(
+        env,
+        "front-desk",
+        "today-feedback.children",
+        payload=payload,
+        repeat=15,
+        before_each=fresh.book_one,
+        expect=_has("today-outcome-done"),
+    )
+
+
+@benchmark("callback /today: confirm from the panel (status change)")
+def today_act(env: BenchEnv) -> Case:
+    fresh = _FreshBookings(env)
+    act = {"type": "today-act", "action": "confirmed"}
+
+    def payload(client: DashClient) -> dict[str, Any]:
+        appointment_id, version = fresh.next()
+        return _clicked(
+            client,
+            "today-panel-result.data",
+            act,
+            {'{"action":["ALL"],"type":"today-act"}.n_clicks': [(act, 1)]},
+            {
+                "today-selected.data": {"id": appointment_id, "opened": 1},
+                "today-version.data": version,
+                "today-refresh.data": 0,
+                '{"name":["ALL"],"type":"today-field"}.value': [],
+            },
+        )
+
+    return _case(
+        env,
+        "front-desk",
+        "today-panel-result.data",
+        payload=payload,
+        repeat=15,
+        before_each=fresh.book_one,
+        expect=_has("done"),
+    )
+
+
+# ------------------------------------------------------------------ /activity
+
+
+@benchmark("callback /activity: unread notifications")
+def activity_notes(env: BenchEnv) -> Case:
+    # The practitioner's login: notifications are addressed to practitioners.
+    inputs = {"activity-notes-refresh.data": 1}
+    return _case(env, "practitioner", "activity-notes.children", inputs)
+
+
+def _unread_of_the_practitioner_login(env: BenchEnv) -> list[int]:
+    rows = env.sql(
+        "SELECT n.id FROM notifications n JOIN users u ON u.practitioner_id = n.recipient_id "
+        "WHERE u.email = %s AND n.recipient_kind = 'practitioner' AND n.read_at IS NULL",
+        (f"practitioner@{DOMAIN}",),
+    )
+    return [r[0] for r in rows]
+
+
+def _mark_unread(url: str, ids: list[int]) -> None:
+    with psycopg.connect(url, autocommit=True) as raw:
+        raw.execute("UPDATE notifications SET read_at = NULL WHERE id = ANY(%s)", (ids,))
+
+
+@benchmark("callback /activity: mark all read (restored after each)")
+def activity_read_all(env: BenchEnv) -> Case:
+    unread = _unread_of_the_practitioner_login(env)
+    url = make_url(env.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    # The notifications it marks read are unread again after every post and at exit.
+    atexit.register(_mark_unread, url, unread)
+    return _case(
+        env,
+        "practitioner",
+        "activity-notes-feedback.children",
+        {"activity-read-all.n_clicks": 1},
+        {"activity-notes-refresh.data": 0},
+        before_each=lambda: _mark_unread(url, unread),
+        expect=_has("read."),
+    )
+
+
+def _feed_inputs(cursor: list[Any], important: bool = False) -> tuple[dict, dict]:
+    return {"activity-cursor.data": cursor}, {"activity-important.value": important}
+
+
+@benchmark("callback /activity: the feed, newest page")
+def activity_feed(env: BenchEnv) -> Case:
+    inputs, state = _feed_inputs([])
+    return _case(env, "manager", "activity-feed.children", inputs, state)
+
+
+@benchmark("callback /activity: the feed, a page far back")
+def activity_feed_older(env: BenchEnv) -> Case:
+    f = _facts(env)
+    (position,) = env.sql(
+        "SELECT id FROM activity_events WHERE organization_id = %s "
+        "ORDER BY id DESC OFFSET 5000 LIMIT 1",
+        (f["org_id"],),
+    )[0]
+    inputs, state = _feed_inputs([{"id": position}])
+    return _case(env, "manager", "activity-feed.children", inputs, state)
+
+
+@benchmark("callback /activity: the feed, important only")
+def activity_feed_important(env: BenchEnv) -> Case:
+    inputs, state = _feed_inputs([], important=True)
+    return _case(env, "manager", "activity-feed.children", inputs, state)
+
+
+@benchmark("callback /activity: older / newest")
+def activity_page(env: BenchEnv) -> Case:
+    return _case(
+        env,
+        "manager",
+        "activity-cursor.data",
+        {"activity-older.n_clicks": 1},
+        {"activity-cursor.data": [], "activity-last.data": {"id": 1000}},
+        expect=_has('"id":1000'),
     )
 
 
