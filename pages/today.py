@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from components.context import app_context, current_actor, current_user
 from components.forms import empty_state, page_header, parse_int
 from components.ids import id_factory
 from components.status import STATUS_COLORS, STATUS_LABELS, status_badge
+from components.wire import wire
 from domain.actor import Actor
 from domain.calendar import TodayBoard, TodayRow, get_appointment_details, get_today_board
 from domain.catalog import list_clinics, list_practitioners
@@ -250,50 +252,7 @@ def _table(board: TodayBoard, single_practitioner: bool, single_clinic: bool) ->
     if not single_clinic:
         header.append("Clinic")
     header += ["Status", ""]
-    body = []
-    for row in board.rows:
-        a = row.appointment
-        cells: list[Any] = [
-            html.Td(
-                [
-                    html.Span(f"{a.local_start:%H:%M}", className="fw-semibold"),
-                    html.Span(f"–{a.local_end:%H:%M}", className="text-muted small"),
-                ],
-                className="text-nowrap",
-            ),
-            html.Td(a.patient_name, className="fw-semibold"),
-            html.Td(a.appointment_type_name),
-        ]
-        if not single_practitioner:
-            cells.append(html.Td(a.practitioner_name))
-        if not single_clinic:
-            cells.append(html.Td(a.clinic_name))
-        actions: list[Any] = [_step_button(row, s) for s in row.quick]
-        if row.more:
-            actions.append(
-                dbc.Button(
-                    "More…",
-                    id={"type": MORE, "id": a.id},
-                    n_clicks=0,
-                    color="secondary",
-                    outline=True,
-                    size="sm",
-                    className="mb-1",
-                    title="Confirm, mark no-show or cancel",
-                )
-            )
-        cells += [
-            html.Td(status_badge(a.status)),
-            html.Td(actions, className="text-nowrap today-actions"),
-        ]
-        body.append(
-            html.Tr(
-                cells,
-                id=f"today-row-{a.id}",
-                className="today-row text-muted" if a.status == "cancelled" else "today-row",
-                **{"data-status": a.status},
-            )
-        )
+    body = [_row(row, single_practitioner, single_clinic) for row in board.rows]
     return html.Div(
         dbc.Table(
             [html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
@@ -303,6 +262,56 @@ def _table(board: TodayBoard, single_practitioner: bool, single_clinic: bool) ->
             id=pid("table"),
         ),
         className="table-responsive",
+    )
+
+
+# A row is a pure function of its appointment (every field, the version included), the
+# steps offered and the columns shown, and most rows stay the same from one refresh (a
+# minute) and one user to the next: rendered once, in Dash's wire form. An organization's
+# busy day is about a thousand rows.
+@lru_cache(maxsize=8192)
+def _row(row: TodayRow, single_practitioner: bool, single_clinic: bool) -> dict[str, Any]:
+    a = row.appointment
+    cells: list[Any] = [
+        html.Td(
+            [
+                html.Span(f"{a.local_start:%H:%M}", className="fw-semibold"),
+                html.Span(f"–{a.local_end:%H:%M}", className="text-muted small"),
+            ],
+            className="text-nowrap",
+        ),
+        html.Td(a.patient_name, className="fw-semibold"),
+        html.Td(a.appointment_type_name),
+    ]
+    if not single_practitioner:
+        cells.append(html.Td(a.practitioner_name))
+    if not single_clinic:
+        cells.append(html.Td(a.clinic_name))
+    actions: list[Any] = [_step_button(row, s) for s in row.quick]
+    if row.more:
+        actions.append(
+            dbc.Button(
+                "More…",
+                id={"type": MORE, "id": a.id},
+                n_clicks=0,
+                color="secondary",
+                outline=True,
+                size="sm",
+                className="mb-1",
+                title="Confirm, mark no-show or cancel",
+            )
+        )
+    cells += [
+        html.Td(status_badge(a.status)),
+        html.Td(actions, className="text-nowrap today-actions"),
+    ]
+    return wire(
+        html.Tr(
+            cells,
+            id=f"today-row-{a.id}",
+            className="today-row text-muted" if a.status == "cancelled" else "today-row",
+            **{"data-status": a.status},
+        )
     )
 
 
