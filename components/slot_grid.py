@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.wire import wire
 from domain.availability import ClinicAvailability, ClinicSlot
 
 # Light to dark; text stays readable on each (dark text on the first three).
@@ -113,12 +115,7 @@ def clinic_slot_grid(
             if not here:
                 tds.append(html.Td(className="slot-grid-cell"))
                 continue
-            tds.append(
-                html.Td(
-                    [_slot_cell(s, href(s), tz) for s in here],
-                    className="slot-grid-cell p-0",
-                )
-            )
+            tds.append(_slot_td(tuple(here), tuple(href(s) for s in here), timezone))
         rows.append(html.Tr(tds))
     return html.Div(
         [
@@ -132,6 +129,22 @@ def clinic_slot_grid(
             legend(["1 seat", "2 seats", "3-4 seats", "5+ seats"], "Open seats:"),
         ],
         id=grid_id or "",
+    )
+
+
+# The cells are most of a grid's work (building and serializing a few hundred component
+# trees), and a cell is a pure function of its slots and links: rendered once, in Dash's
+# wire form, and reused until the slots change (see components.wire).
+@lru_cache(maxsize=16_384)
+def _slot_td(
+    slots: tuple[ClinicSlot, ...], targets: tuple[str | None, ...], timezone: str
+) -> dict[str, Any]:
+    tz = ZoneInfo(timezone)
+    return wire(
+        html.Td(
+            [_slot_cell(s, target, tz) for s, target in zip(slots, targets, strict=True)],
+            className="slot-grid-cell p-0",
+        )
     )
 
 
@@ -194,20 +207,8 @@ def clinic_overview(
             if a is None:
                 tds.append(html.Td("–", className="text-center text-muted overview-cell"))
                 continue
-            tds.append(
-                html.Td(
-                    [
-                        html.Span(str(a.open_slots), className="fw-semibold d-block"),
-                        html.Small(f"{a.practitioners} dr"),
-                    ],
-                    className="text-center overview-cell",
-                    style=room_style(relative_level(a.open_slots, largest)),
-                    title=(
-                        f"{name}, {d:%a %d %b}: {a.open_slots} open slots, "
-                        f"{a.seats} seats, {a.practitioners} practitioners"
-                    ),
-                )
-            )
+            level = relative_level(a.open_slots, largest)
+            tds.append(_overview_td(name, d, a.open_slots, a.seats, a.practitioners, level))
         body.append(html.Tr(tds))
     return html.Div(
         [
@@ -223,6 +224,27 @@ def clinic_overview(
                 "Open slots per day, with the practitioners offering them (dr):",
             ),
         ]
+    )
+
+
+@lru_cache(maxsize=16_384)
+def _overview_td(
+    name: str, day: date, open_slots: int, seats: int, practitioners: int, level: int
+) -> dict[str, Any]:
+    """One clinic-day of the overview, in Dash's wire form (as ``_slot_td``)."""
+    return wire(
+        html.Td(
+            [
+                html.Span(str(open_slots), className="fw-semibold d-block"),
+                html.Small(f"{practitioners} dr"),
+            ],
+            className="text-center overview-cell",
+            style=room_style(level),
+            title=(
+                f"{name}, {day:%a %d %b}: {open_slots} open slots, "
+                f"{seats} seats, {practitioners} practitioners"
+            ),
+        )
     )
 
 

@@ -8,7 +8,7 @@ links to the booking form, prefilled.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import dash
 import dash_bootstrap_components as dbc
@@ -232,16 +232,16 @@ def _range(start: str | None, end: str | None) -> tuple[date, date] | str:
 
 
 def _book_href(slot: ClinicSlot, specialty: str | None, type_id: int | None) -> str:
-    query: dict[str, object] = {
-        "clinic": slot.clinic_id,
-        "practitioner": slot.practitioner_ids[0],
-        "start": slot.start.isoformat(),
-    }
+    # What urlencode gives, without its per-value quoting of the ids (plain digits): a
+    # grid asks for hundreds of these at a time.
+    start = quote_plus(slot.start.isoformat())
+    href = f"/book?clinic={slot.clinic_id}&practitioner={slot.practitioner_ids[0]}&start={start}"
+    filters: dict[str, object] = {}
     if specialty:
-        query["specialty"] = specialty
+        filters["specialty"] = specialty
     if type_id:
-        query["type"] = type_id
-    return "/book?" + urlencode(query)
+        filters["type"] = type_id
+    return f"{href}&{urlencode(filters)}" if filters else href
 
 
 HIDDEN = {"display": "none"}

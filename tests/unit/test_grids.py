@@ -17,7 +17,8 @@ NY = ZoneInfo("America/New_York")
 
 
 def _texts(component: object) -> list[str]:
-    """Every string in a rendered component tree, in order."""
+    """Every string in a rendered component tree, in order (parts of it may be in Dash's
+    wire form, see components.wire)."""
     found: list[str] = []
 
     def walk(node: object) -> None:
@@ -26,6 +27,8 @@ def _texts(component: object) -> list[str]:
         elif isinstance(node, list | tuple):
             for child in node:
                 walk(child)
+        elif isinstance(node, dict):
+            walk(node.get("props", {}).get("children"))
         elif hasattr(node, "children"):
             walk(node.children)
 
