@@ -57,7 +57,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import pandas as pd
@@ -290,16 +290,18 @@ def _practitioner_version_key(org: int, pid: int) -> str:
     return f"v:p:{org}:{pid}"
 
 
-def _day_version_key(org: int, pid: int, day: date) -> str:
-    return f"v:d:{org}:{pid}:{day.isoformat()}"
+def _day_version_key(org: int, pid: int, day: date | str) -> str:
+    """``day`` as a date or as its ISO form (an organization-wide read builds thousands
+    of these keys from a few days)."""
+    return f"v:d:{org}:{pid}:{day}"
 
 
 def _directory_key(org: int) -> str:
     return f"dir:{org}"
 
 
-def _entry_key(org: int, pid: int, day: date) -> str:
-    return f"av:{org}:{pid}:{day.isoformat()}"
+def _entry_key(org: int, pid: int, day: date | str) -> str:
+    return f"av:{org}:{pid}:{day}"
 
 
 def _version(value: Any) -> int:
@@ -539,8 +541,9 @@ def _entries(
     cache = ctx.cache
     pairs = [(pid, d) for pid in practitioner_ids for d in days]
     keys = [_practitioner_version_key(org, pid) for pid in practitioner_ids]
-    keys += [_day_version_key(org, pid, d) for pid, d in pairs]
-    keys += [_entry_key(org, pid, d) for pid, d in pairs]
+    iso = [d.isoformat() for d in days]
+    keys += [_day_version_key(org, pid, d) for pid in practitioner_ids for d in iso]
+    keys += [_entry_key(org, pid, d) for pid in practitioner_ids for d in iso]
     values = cache.get_many(keys)
     n_p, n = len(practitioner_ids), len(pairs)
     p_versions = {pid: _version(v) for pid, v in zip(practitioner_ids, values[:n_p], strict=True)}
@@ -893,20 +896,32 @@ def get_available_clinics_range(
         for pid in pids:
             for cid, offers in entries.get((pid, day), []):
                 limits = bounds.get(cid)
-                if limits is None:
+                if limits is None or not offers:
                     continue
                 earliest, horizon_end = limits
-                open_here = [
-                    o
-                    for o in offers
-                    if earliest <= o[0] < horizon_end
-                    and (appointment_type_id is None or o[4] in (None, appointment_type_id))
-                ]
-                if open_here:
-                    c = counts.setdefault(cid, [0, set(), 0])
-                    c[0] += len(open_here)
-                    c[1].add(pid)
-                    c[2] += sum(o[3] for o in open_here)
+                # Most days lie wholly inside the bookable window and most requests name
+                # no type: then every offer counts, and C-level builtins count them (this
+                # loop runs for every practitioner-day of the organization).
+                if (
+                    appointment_type_id is None
+                    and earliest <= min(map(_START, offers))
+                    and max(map(_START, offers)) < horizon_end
+                ):
+                    n, seats = len(offers), sum(map(_SEATS, offers))
+                else:
+                    open_here = [
+                        o
+                        for o in offers
+                        if earliest <= o[0] < horizon_end
+                        and (appointment_type_id is None or o[4] in (None, appointment_type_id))
+                    ]
+                    if not open_here:
+                        continue
+                    n, seats = len(open_here), sum(o[3] for o in open_here)
+                c = counts.setdefault(cid, [0, set(), 0])
+                c[0] += n
+                c[1].add(pid)
+                c[2] += seats
         out = [
             ClinicAvailability(
                 cid, directory.clinics[cid][0], directory.zones[cid], n, len(who), seats
@@ -916,6 +931,10 @@ def get_available_clinics_range(
         out.sort(key=lambda c: (c.name, c.clinic_id))
         result[day] = out
     return result
+
+
+# An offer's start and open seats (see ``PractitionerDay.open_slots``).
+_START, _SEATS = itemgetter(0), itemgetter(3)
 
 
 def slots_frame(slots: Iterable[Slot | ClinicSlot]) -> pd.DataFrame:
