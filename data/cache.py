@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # Version counters outlive every value they tag, so an expired counter (restarting at 0)
 # can never make an old value look current again.
 VERSION_TTL_SECONDS = 7 * 24 * 3600
+# RedisCache keeps up to this many decoded values of at least this size (an entry of
+# availability is a few hundred bytes; two weeks of a 300-practitioner organization are
+# 4,200 entries).
+DECODED_MAX_VALUES = 10_000
+DECODED_MIN_BYTES = 64
 
 
 class Cache(Protocol):
@@ -135,6 +140,12 @@ class RedisCache:
         self.ttl_seconds = ttl_seconds
         self.prefix = prefix
         self.memo: dict[str, Any] = {}
+        # Decoded values by their JSON text. An organization-wide availability read
+        # fetches thousands of entries, most unchanged since the last read, and decoding
+        # them was most of its time. The same text is the same value, so a hit is never
+        # stale; values are shared, as the in-process cache shares them (callers only
+        # read them). Versions and other short values are not worth keeping.
+        self._decoded: dict[bytes, Any] = {}
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         if not keys:
@@ -144,7 +155,21 @@ class RedisCache:
         except self._redis_error as exc:
             log.warning("cache read failed, computing from the database: %s", exc)
             return [None] * len(keys)
-        return [None if v is None else json.loads(v) for v in raw]
+        return [self._decode(v) for v in raw]
+
+    def _decode(self, text: bytes | None) -> Any:
+        if text is None:
+            return None
+        if len(text) < DECODED_MIN_BYTES:
+            return json.loads(text)
+        decoded = self._decoded
+        value = decoded.get(text)
+        if value is None:
+            value = json.loads(text)
+            if len(decoded) >= DECODED_MAX_VALUES:
+                decoded.clear()  # bounded: start over rather than track recency
+            decoded[text] = value
+        return value
 
     def set_many(self, values: Mapping[str, Any], ttl_seconds: int | None = None) -> None:
         if not values:

@@ -74,6 +74,20 @@ def test_a_cache_returns_what_was_stored_and_none_for_the_rest(cache: Cache) -> 
     assert cache.get_many([]) == []
 
 
+def test_a_value_read_many_times_follows_every_change(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis keeps decoded values by their text, in a bounded memo: it must never hand
+    # back a value the key no longer holds, also after the memo starts over.
+    monkeypatch.setattr("data.cache.DECODED_MAX_VALUES", 2)
+    offers = [[k, k + 1200, 1, 1, None, 7] for k in range(0, 12_000, 1200)]
+    for round_ in range(4):
+        value = [round_, 0, 0, [[3, offers[round_:]]]]
+        cache.set_many({"a": value, f"other{round_}": [round_, offers]})
+        assert cache.get_many(["a", "a"]) == [value, value]
+    assert cache.get_many(["other0", "other3"]) == [[0, offers], [3, offers]]
+
+
 def test_version_counters_count_up_from_zero(cache: Cache) -> None:
     assert cache.get_many(["v"]) == [None]
     cache.bump(["v", "w"])
