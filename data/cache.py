@@ -145,7 +145,7 @@ class RedisCache:
         # them was most of its time. The same text is the same value, so a hit is never
         # stale; values are shared, as the in-process cache shares them (callers only
         # read them). Versions and other short values are not worth keeping.
-        self._decoded: dict[bytes, Any] = {}
+        self._decoded: dict[bytes | str, Any] = {}
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         if not keys:
@@ -157,7 +157,7 @@ class RedisCache:
             return [None] * len(keys)
         return [self._decode(v) for v in raw]
 
-    def _decode(self, text: bytes | None) -> Any:
+    def _decode(self, text: bytes | str | None) -> Any:
         if text is None:
             return None
         if len(text) < DECODED_MIN_BYTES:
