@@ -134,8 +134,9 @@ def clinic_slot_grid(
 
 # The cells are most of a grid's work (building and serializing a few hundred component
 # trees), and a cell is a pure function of its slots and links: rendered once, in Dash's
-# wire form, and reused until the slots change (see components.wire).
-@lru_cache(maxsize=16_384)
+# wire form, and reused until the slots change (see components.wire). A kept cell takes
+# 1-3 kB; two weeks of a clinic are a few hundred.
+@lru_cache(maxsize=4096)
 def _slot_td(
     slots: tuple[ClinicSlot, ...], targets: tuple[str | None, ...], timezone: str
 ) -> dict[str, Any]:
@@ -227,7 +228,7 @@ def clinic_overview(
     )
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=4096)
 def _overview_td(
     name: str, day: date, open_slots: int, seats: int, practitioners: int, level: int
 ) -> dict[str, Any]:

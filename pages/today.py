@@ -268,8 +268,8 @@ def _table(board: TodayBoard, single_practitioner: bool, single_clinic: bool) ->
 # A row is a pure function of its appointment (every field, the version included), the
 # steps offered and the columns shown, and most rows stay the same from one refresh (a
 # minute) and one user to the next: rendered once, in Dash's wire form. An organization's
-# busy day is about a thousand rows.
-@lru_cache(maxsize=8192)
+# busy day is several hundred rows; a kept row takes about 8 kB.
+@lru_cache(maxsize=2048)
 def _row(row: TodayRow, single_practitioner: bool, single_clinic: bool) -> dict[str, Any]:
     a = row.appointment
     cells: list[Any] = [
