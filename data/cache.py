@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 # can never make an old value look current again.
 VERSION_TTL_SECONDS = 7 * 24 * 3600
 # RedisCache keeps up to this many decoded values of at least this size (an entry of
-# availability is a few hundred bytes; two weeks of a 300-practitioner organization are
-# 4,200 entries).
+# availability is a few hundred bytes of JSON, about 2 kB kept; two weeks of a
+# 300-practitioner organization are 4,200 entries).
 DECODED_MAX_VALUES = 10_000
 DECODED_MIN_BYTES = 64
 
