@@ -12,8 +12,8 @@ bench_stats.
 
 Callbacks that write (booking, status change) act on bookings this run makes, marked
 like bench_booking's and deleted at the end of the run; notifications marked read are
-made unread again. A callback of these pages
-without a case here is printed as "not benchmarked", so a new one is not silently missed.
+made unread again. A callback of these pages without a case here is printed as "not
+benchmarked", so a new one is not silently missed.
 """
 
 from __future__ import annotations
@@ -671,7 +671,9 @@ def activity_read_all(env: BenchEnv) -> Case:
     )
 
 
-def _feed_inputs(cursor: list[Any], important: bool = False) -> tuple[dict, dict]:
+def _feed_inputs(
+    cursor: list[Any], important: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"activity-cursor.data": cursor}, {"activity-important.value": important}
 
 
