@@ -9,13 +9,21 @@ is made from and put back into later responses as it is.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from dash.development.base_component import Component
-from plotly.io.json import to_json_plotly
 
 
-def wire(component: Component) -> dict[str, Any]:
-    """``component`` and all it holds as Dash's JSON form ({type, namespace, props})."""
-    return json.loads(to_json_plotly(component))
+def wire(value: Any) -> Any:
+    """``value`` with every component in it, nested ones included, in Dash's JSON form
+    ({props, type, namespace}: what ``Component.to_plotly_json`` gives, which Dash's
+    encoder calls for each component of a response)."""
+    if isinstance(value, Component):
+        form = value.to_plotly_json()
+        form["props"] = {k: wire(v) for k, v in form["props"].items()}
+        return form
+    if isinstance(value, list | tuple):
+        return [wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: wire(v) for k, v in value.items()}
+    return value
