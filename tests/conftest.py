@@ -13,6 +13,7 @@ the PostgreSQL half with the reason; with ``CI=true`` it fails the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -235,6 +236,19 @@ def demo_databases(
 @pytest.fixture
 def demo_db(backend: str, demo_databases: dict[str, Database]) -> Database:
     return demo_databases[backend]
+
+
+def table_fingerprints(database: Database) -> dict[str, str]:
+    """A hash of every seeded table's stored rows, to compare two databases by."""
+    from data.seed import TABLE_ORDER
+
+    out = {}
+    with database.engine.connect() as conn:
+        for name in TABLE_ORDER:
+            # Raw driver rows: what is stored, without ORM type processing.
+            rows = conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").fetchall()
+            out[name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return out
 
 
 @pytest.fixture

@@ -6,12 +6,17 @@ organization B with the same (``<role>@b.test``);
 every password is ``tests.factories.TEST_PASSWORD``. The app's clock can be moved
 (``world.clock.advance``). Tests that fail sign-ins use their own client address
 (``world.client(addr)``) so throttling in one test cannot leak into another.
+
+``appointments_command(database_url)``: the ``appointments`` console command run in this
+process against that database (see ``CommandLine``).
 """
 
 from __future__ import annotations
 
+import io
 import itertools
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +25,11 @@ import dash
 import pytest
 
 from app import create_app
+from cli import main
 from data.db import Database
 from data.migrate import upgrade
 from domain.context import AppContext
-from settings import Settings
+from settings import Settings, get_settings
 from tests.conftest import BACKENDS, PostgresServer, new_database_url
 from tests.dash_client import DashClient
 from tests.factories import (
@@ -109,3 +115,47 @@ def access_world(
     world = build_world(backend, url)
     yield world
     world.db.dispose()
+
+
+@dataclass
+class CommandRun:
+    code: int  # the exit status a shell would see
+    out: str
+    err: str
+
+
+class CommandLine:
+    """``appointments ARGS`` as the installed script runs it (``cli.main``, settings from
+    the environment), but in this process: a new process imports the app for seconds
+    before each command, which is not what these tests test (test_cli keeps one real
+    process). ``SystemExit`` becomes the status and message a process would give."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+        self._monkeypatch, self._capsys = monkeypatch, capsys
+
+    def __call__(self, *argv: str, stdin: str = "") -> CommandRun:
+        self._capsys.readouterr()
+        self._monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                print(exc.code, file=sys.stderr)
+                code = 1
+        captured = self._capsys.readouterr()
+        return CommandRun(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def appointments_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[[str], CommandLine]]:
+    def against(database_url: str) -> CommandLine:
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        get_settings.cache_clear()
+        return CommandLine(monkeypatch, capsys)
+
+    yield against
+    get_settings.cache_clear()  # the next reader sees the restored environment
