@@ -152,13 +152,23 @@ class _LazyUrls(dict):  # type: ignore[type-arg]
 
 
 def _empty_tables(database: Database) -> None:
+    """Children first, so no foreign key is in the way. On PostgreSQL a DELETE of a test's
+    few rows takes milliseconds where TRUNCATE (new files for every table and index) took
+    0.05-0.5 s after each of hundreds of tests; the ids restart as TRUNCATE ... RESTART
+    IDENTITY (and SQLite, whose rowids follow the largest id left) would have them."""
     names = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with database.engine.begin() as conn:
+        for name in names:
+            conn.execute(text(f"DELETE FROM {name}"))
         if database.dialect == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in names:
-                conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(
+                text(
+                    "SELECT setval(seq, 1, false) FROM ("
+                    " SELECT pg_get_serial_sequence(t, 'id') AS seq"
+                    " FROM unnest(CAST(:names AS text[])) AS t) s WHERE seq IS NOT NULL"
+                ),
+                {"names": names},
+            )
 
 
 @pytest.fixture(params=BACKENDS)
