@@ -13,13 +13,16 @@ the PostgreSQL half with the reason; with ``CI=true`` it fails the run.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import pickle
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -75,23 +78,30 @@ class PostgresServer:
         if self._error:
             unavailable(self._error)
 
-    def create_database(self, label: str, template: str | None = None) -> str:
-        """A new database; with ``template`` (a URL of this server's), a copy of that one."""
+    def create_database(
+        self, label: str, template: str | None = None, *, drop_at_exit: bool = True
+    ) -> str:
+        """A new database; with ``template`` (a URL of this server's), a copy of that one.
+        ``drop_at_exit=False``: another process drops it (see ``SharedTemplates``)."""
         self.check()
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         name = f"clinic_test_{label}_{worker}_{uuid.uuid4().hex[:8]}"
         copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
         with self._admin().connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-        self.created.append(name)
+        if drop_at_exit:
+            self.created.append(name)
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, names: list[str]) -> None:
+        with self._admin().connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     def drop_all(self) -> None:
         if not self.created or self._engine is None:
             return
-        with self._engine.connect() as conn:
-            for name in self.created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.drop(self.created)
         self._engine.dispose()
 
 
@@ -186,40 +196,125 @@ def db(backend: str, migrated_urls: dict[str, str]) -> Iterator[Database]:
         database.dispose()
 
 
-class _DemoTemplates(dict):  # type: ignore[type-arg]
-    """One migrated, demo-seeded database per backend, never opened by a test: seeding
-    takes seconds, copying it (a file copy, or PostgreSQL's CREATE DATABASE ... TEMPLATE)
-    a fraction, so every module that needs its own writable demo data gets a copy."""
+_SHARED_REGISTRY = "shared-postgresql-databases.txt"
 
-    def __init__(self, tmp: Path, pg: PostgresServer) -> None:
-        super().__init__()
-        self.tmp, self.pg = tmp, pg
 
-    def __missing__(self, backend: str) -> str:
-        from data.seed import seed
+def _xdist_root(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The run's base temporary folder, which holds every xdist worker's own one."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return None
+    return tmp_path_factory.getbasetemp().parent
 
-        url = new_database_url(backend, "template", self.tmp, self.pg)
-        upgrade(url)
-        database = Database(url)
-        seed(database, anchor=DEMO_ANCHOR)
+
+class SharedTemplates:
+    """Databases that take seconds to build (a seeded demo, an imported file), built once
+    per run and backend and never opened by a test: tests get copies (a file copy, or
+    PostgreSQL's CREATE DATABASE ... TEMPLATE, a fraction of the build). Under xdist the
+    first worker to ask builds one under a file lock and the others use it, instead of
+    every worker spending seconds of the same two cores on it; the controller drops the
+    PostgreSQL ones at the end (``pytest_sessionfinish``), after every worker copied."""
+
+    def __init__(self, tmp: Path, shared: Path | None, pg: PostgresServer) -> None:
+        self.tmp, self.shared, self.pg = tmp, shared, pg
+        self._built: dict[tuple[str, str], tuple[str, Any]] = {}
+
+    def get(self, key: str, backend: str, build: Callable[[str], Any]) -> tuple[str, Any]:
+        """The template's URL, and what ``build(url)`` returned (it fills a migrated,
+        empty database of the backend; under xdist its result is pickled)."""
+        if (key, backend) not in self._built:
+            self._built[key, backend] = (
+                self._build(key, backend, build)
+                if self.shared is None
+                else self._shared(key, backend, build)
+            )
+        return self._built[key, backend]
+
+    def _build(
+        self, key: str, backend: str, build: Callable[[str], Any], shared: Path | None = None
+    ) -> tuple[str, Any]:
         if backend == "sqlite":
-            # The copy is of the main file alone: fold the write-ahead log into it first.
+            url = new_database_url(backend, f"{key}-template", shared or self.tmp, self.pg)
+        else:
+            url = self.pg.create_database(f"{key}_template", drop_at_exit=shared is None)
+            if shared is not None:
+                with (shared / _SHARED_REGISTRY).open("a") as registry:
+                    registry.write(f"{make_url(url).database}\n")
+        upgrade(url)
+        result = build(url)
+        database = Database(url)
+        if backend == "sqlite":
+            # A copy is of the main file alone: fold the write-ahead log into it first.
             with database.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         # PostgreSQL copies a template only while nobody is connected to it.
         database.dispose()
+        return url, result
+
+    def _shared(self, key: str, backend: str, build: Callable[[str], Any]) -> tuple[str, Any]:
+        assert self.shared is not None
+        done = self.shared / f"template-{key}-{backend}.pickle"
+        with (self.shared / f"template-{key}-{backend}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if done.exists():
+                return pickle.loads(done.read_bytes())  # type: ignore[no-any-return]
+            made = self._build(key, backend, build, self.shared)
+            done.write_bytes(pickle.dumps(made))
+            return made
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the xdist controller, once every worker is done: drop the shared templates."""
+    config = session.config
+    factory = getattr(config, "_tmp_path_factory", None)
+    if hasattr(config, "workerinput") or factory is None:
+        return
+    registry = factory.getbasetemp() / _SHARED_REGISTRY
+    if registry.exists():
+        server = PostgresServer(PG_SERVER_URL)
+        server.drop(registry.read_text().split())
+        server._admin().dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_templates(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
+) -> SharedTemplates:
+    return SharedTemplates(
+        tmp_path_factory.mktemp("templates"), _xdist_root(tmp_path_factory), pg_server
+    )
+
+
+def _seed_demo(url: str) -> None:
+    from data.seed import seed
+
+    database = Database(url)
+    try:
+        seed(database, anchor=DEMO_ANCHOR)
+    finally:
+        database.dispose()
+
+
+class _DemoTemplates(dict):  # type: ignore[type-arg]
+    """The demo organization seeded at DEMO_ANCHOR, a shared template per backend: every
+    module that needs its own writable demo data gets a copy."""
+
+    def __init__(self, templates: SharedTemplates) -> None:
+        super().__init__()
+        self.templates = templates
+
+    def __missing__(self, backend: str) -> str:
+        url, _ = self.templates.get("demo", backend, _seed_demo)
         self[backend] = url
         return url
 
     def copy(self, backend: str, label: str, tmp_dir: Path) -> Database:  # type: ignore[override]
-        return Database(new_database_url(backend, label, tmp_dir, self.pg, self[backend]))
+        url = new_database_url(backend, label, tmp_dir, self.templates.pg, self[backend])
+        return Database(url)
 
 
 @pytest.fixture(scope="session")
-def demo_templates(
-    tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer
-) -> _DemoTemplates:
-    return _DemoTemplates(tmp_path_factory.mktemp("demo-template"), pg_server)
+def demo_templates(shared_templates: SharedTemplates) -> _DemoTemplates:
+    return _DemoTemplates(shared_templates)
 
 
 class _DemoDatabases(dict):  # type: ignore[type-arg]
