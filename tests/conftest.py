@@ -373,3 +373,53 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA.is_dir():
         unavailable(f"shared data folder not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+# The Vitória 2016 no-show file (../shared/data), which two modules import whole.
+VITORIA_FILE = "noshow-vitoria-2016.csv.gz"
+VITORIA_ORGANIZATION = "Vitória public clinics"
+
+
+def _import_vitoria(path: Path) -> Callable[[str], Any]:
+    def build(url: str) -> Any:
+        from domain.clock import fixed_clock
+        from domain.context import AppContext
+        from domain.history_import import import_history
+        from settings import Settings
+
+        database = Database(url)
+        ctx = AppContext(
+            settings=Settings(database_url=url), db=database, clock=fixed_clock(DEMO_ANCHOR)
+        )
+        try:
+            return import_history(
+                ctx, path, organization=VITORIA_ORGANIZATION, format_name="kaggle-noshow-2016"
+            )
+        finally:
+            database.dispose()
+
+    return build
+
+
+class VitoriaHistory:
+    """The whole Vitória file imported once per run and backend, at DEMO_ANCHOR, into a
+    shared template (an import takes seconds per backend); ``copy`` gives a database of
+    one's own, ``report`` the ImportReport of that first import."""
+
+    def __init__(self, templates: SharedTemplates, path: Path) -> None:
+        self.templates, self.path = templates, path
+
+    def report(self, backend: str) -> Any:
+        return self.templates.get("vitoria", backend, _import_vitoria(self.path))[1]
+
+    def copy(self, backend: str, label: str, tmp_dir: Path) -> str:
+        url, _ = self.templates.get("vitoria", backend, _import_vitoria(self.path))
+        return new_database_url(backend, label, tmp_dir, self.templates.pg, url)
+
+
+@pytest.fixture(scope="session")
+def vitoria_history(shared_templates: SharedTemplates, shared_data_dir: Path) -> VitoriaHistory:
+    path = shared_data_dir / VITORIA_FILE
+    if not path.is_file():
+        unavailable(f"{VITORIA_FILE} not found in {shared_data_dir}")
+    return VitoriaHistory(shared_templates, path)

@@ -1,5 +1,6 @@
 """The analytics page over real imported history: the Vitória 2016 file (110,527
-appointments with a date but no time of day) imported with the history importer, then
+appointments with a date but no time of day) imported with the history importer (a copy
+of the run's one import, tests.conftest.VitoriaHistory), then
 viewed by a manager. The page shows the data set's published no-show rate and says that
 hours are unknown instead of inventing them.
 
@@ -10,30 +11,27 @@ Reads ../shared/data (never copied here); skipped without it outside CI. The scr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from data.db import Database
-from data.migrate import upgrade
 from data.models import Organization
 from domain.actor import Actor
 from domain.auth import create_user
 from domain.clock import fixed_clock
 from domain.context import AppContext
-from domain.history_import import import_history
 from domain.stats import get_appointment_stats
 from settings import Settings
-from tests.conftest import PostgresServer, new_database_url, unavailable
+from tests.conftest import DEMO_ANCHOR, VITORIA_ORGANIZATION, VitoriaHistory
 from tests.e2e.conftest import LiveServer, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-FILE_NAME = "noshow-vitoria-2016.csv.gz"
-ORGANIZATION = "Vitória public clinics"
-NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
+ORGANIZATION = VITORIA_ORGANIZATION
+NOW = DEMO_ANCHOR
 # Monday before the first appointment day (29 April) to the Sunday after the last (8 June).
 START, END = date(2016, 4, 25), date(2016, 6, 12)
 EMAIL, PASSWORD = "manager@vitoria.example", "a long enough password"
@@ -41,16 +39,10 @@ EMAIL, PASSWORD = "manager@vitoria.example", "a long enough password"
 
 @pytest.fixture(scope="module")
 def vitoria(
-    e2e_backend: str,
-    shared_data_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    pg_server: PostgresServer,
+    e2e_backend: str, vitoria_history: VitoriaHistory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    path = shared_data_dir / FILE_NAME
-    if not path.is_file():
-        unavailable(f"{FILE_NAME} not found in {shared_data_dir}")
-    url = new_database_url(e2e_backend, "vitoria", tmp_path_factory.mktemp("vitoria"), pg_server)
-    upgrade(url)
+    assert vitoria_history.report(e2e_backend).errors == []
+    url = vitoria_history.copy(e2e_backend, "vitoria", tmp_path_factory.mktemp("vitoria"))
     db = Database(url)
     ctx = AppContext(
         settings=Settings(database_url=url, secret_key="e2e-secret"),
@@ -58,10 +50,6 @@ def vitoria(
         clock=fixed_clock(NOW),
     )
     try:
-        report = import_history(
-            ctx, path, organization=ORGANIZATION, format_name="kaggle-noshow-2016"
-        )
-        assert report.errors == []
         with db.read() as s:
             org_id = s.scalars(
                 select(Organization.id).where(Organization.name == ORGANIZATION)

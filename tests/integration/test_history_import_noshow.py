@@ -1,6 +1,7 @@
 """The real Vitória 2016 history (110,527 appointments nobody here made), imported whole into
-each store once per module: nothing lost, nothing doubled, the known anomalies reported,
-and the published no-show figures reproduced through the dashboard's own statistics.
+each store (once per run, tests.conftest.VitoriaHistory) and then a second time into a copy:
+nothing lost, nothing doubled, the known anomalies reported, and the published no-show
+figures reproduced through the dashboard's own statistics.
 
 The file is read from ../shared/data and never copied into the repository.
 """
@@ -9,28 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from data.db import Database
-from data.migrate import upgrade
 from data.models import Appointment, Clinic, Organization, Patient, Practitioner
 from domain.clock import fixed_clock
 from domain.context import AppContext
 from domain.history_import import ImportReport, import_history
 from domain.stats import AppointmentStats, get_appointment_stats
 from settings import Settings
-from tests.conftest import BACKENDS, PostgresServer, new_database_url, unavailable
+from tests.conftest import BACKENDS, DEMO_ANCHOR, VITORIA_ORGANIZATION, VitoriaHistory
 
 pytestmark = pytest.mark.slow
 
-FILE_NAME = "noshow-vitoria-2016.csv.gz"
-ORGANIZATION = "Vitória public clinics"
-NOW = datetime(2026, 3, 18, 15, 0, tzinfo=UTC)
+ORGANIZATION = VITORIA_ORGANIZATION
+NOW = DEMO_ANCHOR  # the import's clock (tests.conftest.VitoriaHistory)
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 ROWS = 110_527
 # From the data set's README: rows booked after their appointment day, by line and id.
@@ -61,23 +59,19 @@ class Imported:
 @pytest.fixture(scope="module", params=BACKENDS)
 def imported(
     request: pytest.FixtureRequest,
-    shared_data_dir: Path,
+    vitoria_history: VitoriaHistory,
     tmp_path_factory: pytest.TempPathFactory,
-    pg_server: PostgresServer,
 ) -> Iterator[Imported]:
-    path = shared_data_dir / FILE_NAME
-    if not path.is_file():
-        unavailable(f"{FILE_NAME} not found in {shared_data_dir}")
-    url = new_database_url(request.param, "noshow", tmp_path_factory.mktemp("noshow"), pg_server)
-    upgrade(url)
+    """A copy of the run's one import of the file (its report is ``first``), into which
+    the same file is imported a second time."""
+    backend = request.param
+    first = vitoria_history.report(backend)
+    url = vitoria_history.copy(backend, "noshow", tmp_path_factory.mktemp("noshow"))
     db = Database(url)
     ctx = AppContext(settings=Settings(database_url=url), db=db, clock=fixed_clock(NOW))
     try:
-        first = import_history(
-            ctx, path, organization=ORGANIZATION, format_name="kaggle-noshow-2016"
-        )
         second = import_history(
-            ctx, path, organization=ORGANIZATION, format_name="kaggle-noshow-2016"
+            ctx, vitoria_history.path, organization=ORGANIZATION, format_name="kaggle-noshow-2016"
         )
         with db.read() as s:
             org_id = s.scalars(
