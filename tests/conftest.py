@@ -171,11 +171,15 @@ def _empty_tables(database: Database) -> None:
         for name in names:
             conn.execute(text(f"DELETE FROM {name}"))
         if database.dialect == "postgresql":
+            # The sequences TRUNCATE ... RESTART IDENTITY restarts: owned by a column
+            # (serial, 'a') or behind an identity column ('i') of these tables.
             conn.execute(
                 text(
-                    "SELECT setval(seq, 1, false) FROM ("
-                    " SELECT pg_get_serial_sequence(t, 'id') AS seq"
-                    " FROM unnest(CAST(:names AS text[])) AS t) s WHERE seq IS NOT NULL"
+                    "SELECT setval(d.objid::regclass, 1, false) FROM pg_depend d"
+                    " JOIN pg_class c ON c.oid = d.objid AND c.relkind = 'S'"
+                    " WHERE d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')"
+                    " AND d.refobjid IN"
+                    " (SELECT to_regclass(t) FROM unnest(CAST(:names AS text[])) AS t)"
                 ),
                 {"names": names},
             )
