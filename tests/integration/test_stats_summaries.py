@@ -11,6 +11,7 @@ whole month, February, stored as a month; 15-31 January and 1-5 March are stored
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -45,6 +46,7 @@ from tests.factories import (
     make_schedule,
     make_type,
 )
+from tests.integration.conftest import CommandLine
 
 NY, LA = "America/New_York", "America/Los_Angeles"
 NOW = local(date(2026, 3, 10), time(12), NY)
@@ -306,3 +308,19 @@ def test_storing_ahead_covers_whole_months_and_the_days_of_the_running_month(
     assert store_statistics(world.ctx, world.org, months=3) == 0  # nothing left to store
     with pytest.raises(ValueError):
         store_statistics(world.ctx, world.org, months=0)
+
+
+def test_the_store_stats_command_stores_every_organization_or_one(
+    world: World, appointments_command: Callable[[str], CommandLine]
+) -> None:
+    run = appointments_command(world.db.url)
+    done = run("store-stats", "--months", "2")
+    assert done.code == 0, done.err
+    assert "Harbor: " in done.out and "parts stored" in done.out
+    assert stored(world)  # by the real clock: last month whole, this month's past days
+    assert run("store-stats", "--organization", "Harbor", "--months", "2").out.startswith(
+        "Harbor: 0 parts stored"
+    )
+    refused = run("store-stats", "--months", "0")
+    assert refused.code == 2 and "months must be from 1 to 120" in refused.err
+    assert run("store-stats", "--organization", "Nowhere").code == 1
