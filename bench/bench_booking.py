@@ -46,10 +46,19 @@ class Candidate:
 
 
 def cleanup(raw: psycopg.Connection) -> int:
-    """Delete every appointment this benchmark created, with its events and notifications."""
+    """Delete every appointment this benchmark created, with its events, notifications
+    and series, and the holds the benchmark's sign-ins left (the callback benchmark signs
+    in as the large organization's demo accounts)."""
     with raw.transaction(), raw.cursor() as cur:
-        cur.execute("SELECT id FROM appointments WHERE notes = %s", (MARK,))
-        ids = [r[0] for r in cur.fetchall()]
+        cur.execute(
+            "DELETE FROM slot_holds WHERE user_id IN "
+            "(SELECT id FROM users WHERE email LIKE %s)",
+            ("%@metro.example",),
+        )
+        cur.execute("SELECT id, series_id FROM appointments WHERE notes = %s", (MARK,))
+        found = cur.fetchall()
+        ids = [r[0] for r in found]
+        series = sorted({r[1] for r in found if r[1] is not None})
         if not ids:
             return 0
         cur.execute(
@@ -60,6 +69,7 @@ def cleanup(raw: psycopg.Connection) -> int:
         cur.execute("DELETE FROM activity_events WHERE appointment_id = ANY(%s)", (ids,))
         cur.execute("DELETE FROM encounters WHERE appointment_id = ANY(%s)", (ids,))
         cur.execute("DELETE FROM appointments WHERE id = ANY(%s)", (ids,))
+        cur.execute("DELETE FROM appointment_series WHERE id = ANY(%s)", (series,))
     return len(ids)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -313,6 +314,134 @@ def book_submit(env: BenchEnv) -> Case:
         payload=payload,
         repeat=15,
         expect=_has("Appointment booked"),
+    )
+
+
+def _form_state(f: dict[str, Any], booking: dict[str, Any], c: Any) -> dict[str, Any]:
+    """What the booking form holds once a clerk has chosen candidate ``c``."""
+    return {
+        "book-patient.value": c.patient_id,
+        "book-practitioner.value": c.practitioner_id,
+        "book-clinic.value": c.clinic_id,
+        "book-appointment_type.value": booking["type_id"],
+        "book-duration.value": f["minutes"],
+        "book-start.value": c.start.isoformat(),
+    }
+
+
+@benchmark("callback /book: hold the chosen time")
+def book_hold(env: BenchEnv) -> Case:
+    f = _facts(env)
+    booking = booking_setup(env)
+    (c,) = _take(booking)  # held again and again: each hold lets the user's last one go
+    state = {k: v for k, v in _form_state(f, booking, c).items() if k != "book-start.value"}
+    state.pop("book-patient.value")
+    return _case(
+        env,
+        "front-desk",
+        "book-hold-note.children",
+        {"book-start.value": c.start.isoformat()},
+        state,
+        expect=_has("Held for you"),
+    )
+
+
+@benchmark("callback /book: repeat switch")
+def book_repeat(env: BenchEnv) -> Case:
+    inputs = {"book-repeat.value": True, "book-repeat-end.value": "count"}
+    return _case(env, "front-desk", "book-repeat-box.is_open", inputs)
+
+
+def _series_body(
+    client: DashClient, state: dict[str, Any], button: str, ticked: list[str]
+) -> dict[str, Any]:
+    """A click on "Preview" or "Book selected" of the repeat box, with the occurrences
+    ``ticked`` (their start instants, as the preview named them)."""
+    output = "book-preview-table.children"
+    pattern = next(
+        f"{d['id']}.{d['property']}"
+        for d in client.dependencies()
+        if d["output"] == client.callback_key(output)
+        for d in d["state"]
+        if "book-occurrence" in str(d["id"])
+    )
+    boxes = [({"type": "book-occurrence", "start": at}, True) for at in ticked]
+    inputs = {"book-preview.n_clicks": 1, "book-book-series.n_clicks": 1}
+    body = client.payload(output, inputs, {**state, pattern: boxes})
+    body["changedPropIds"] = [f"{button}.n_clicks"]
+    return body
+
+
+def _series_state(f: dict[str, Any], booking: dict[str, Any], c: Any) -> dict[str, Any]:
+    return {
+        **_form_state(f, booking, c),
+        "book-repeat-weeks.value": 1,
+        "book-repeat-end.value": "count",
+        "book-repeat-count.value": 6,
+        "book-repeat-until.value": None,
+        "book-notes.value": MARK,
+    }
+
+
+def _bookable(answer: Any) -> list[str]:
+    """The start instants of the occurrences a preview answer offers (ticked boxes)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("props")
+            ident = props.get("id") if isinstance(props, dict) else None
+            occurrence = isinstance(ident, dict) and ident.get("type") == "book-occurrence"
+            if occurrence and props.get("value"):
+                found.append(ident["start"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(answer.json())
+    return found
+
+
+@benchmark("callback /book: preview a weekly series of 6")
+def book_series_preview(env: BenchEnv) -> Case:
+    f = _facts(env)
+    booking = booking_setup(env)
+    (c,) = _take(booking)
+    state = _series_state(f, booking, c)
+    return _case(
+        env,
+        "front-desk",
+        "book-preview-table.children",
+        payload=lambda client: _series_body(client, state, "book-preview", []),
+        expect=_has("can be booked"),
+    )
+
+
+@benchmark("callback /book: book a weekly series (real, deleted after the run)")
+def book_series(env: BenchEnv) -> Case:
+    f = _facts(env)
+    booking = booking_setup(env)
+    client = f["server"].client("front-desk")
+    ready: dict[str, Any] = {}
+
+    def prepare() -> None:
+        # Untimed: a fresh first slot and its preview, whose bookable weeks are ticked.
+        (c,) = _take(booking)
+        state = _series_state(f, booking, c)
+        preview = client.post_callback(_series_body(client, state, "book-preview", []))
+        ready["body"] = _series_body(client, state, "book-book-series", _bookable(preview))
+
+    prepare()
+    return _case(
+        env,
+        "front-desk",
+        "book-preview-table.children",
+        payload=lambda _client: ready["body"],
+        before_each=prepare,
+        repeat=10,
+        expect=lambda answer: re.search(r"\d appointments? booked", answer.text) is not None,
     )
 
 
