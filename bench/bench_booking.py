@@ -51,8 +51,7 @@ def cleanup(raw: psycopg.Connection) -> int:
     in as the large organization's demo accounts)."""
     with raw.transaction(), raw.cursor() as cur:
         cur.execute(
-            "DELETE FROM slot_holds WHERE user_id IN "
-            "(SELECT id FROM users WHERE email LIKE %s)",
+            "DELETE FROM slot_holds WHERE user_id IN (SELECT id FROM users WHERE email LIKE %s)",
             ("%@metro.example",),
         )
         cur.execute("SELECT id, series_id FROM appointments WHERE notes = %s", (MARK,))

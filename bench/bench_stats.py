@@ -103,7 +103,13 @@ def _floor(env: BenchEnv, scope: StatsScope) -> Callable[[], int]:
     return run
 
 
-def _case(env: BenchEnv, practitioner_id: int | None, target_ms: float, repeat: int) -> Case:
+def _case(
+    env: BenchEnv,
+    practitioner_id: int | None,
+    target_ms: float,
+    repeat: int,
+    max_ratio: float | None,
+) -> Case:
     org = _org_id(env)
     start, end = _period()
     scope = StatsScope(org, start, end, datetime.now(UTC), practitioner_id=practitioner_id)
@@ -131,14 +137,14 @@ def _case(env: BenchEnv, practitioner_id: int | None, target_ms: float, repeat: 
         repeat=repeat,
         warmup=1,
         target_ms=target_ms,
-        max_ratio=1.5,
+        max_ratio=max_ratio,
         note=f"{total:,} appointments",
     )
 
 
 @benchmark("stats: full organization, 12 months")
 def full_organization(env: BenchEnv) -> Case:
-    return _case(env, None, target_ms=400, repeat=12)
+    return _case(env, None, target_ms=400, repeat=12, max_ratio=1.5)
 
 
 @benchmark("stats: one practitioner, 12 months")
@@ -151,4 +157,5 @@ def one_practitioner(env: BenchEnv) -> Case:
             .order_by(func.count().desc())
             .limit(1)
         ).scalar_one()
-    return _case(env, int(busiest), target_ms=50, repeat=30)
+    # The analytics issue sets one target here, p50 <= 50 ms; the ratio is still shown.
+    return _case(env, int(busiest), target_ms=50, repeat=30, max_ratio=None)

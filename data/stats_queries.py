@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -121,6 +122,7 @@ class StatsScope:
 # --------------------------------------------------------------------------- time zones
 
 
+@lru_cache(maxsize=8192)  # pure; asked hundreds of times per statistics call
 def local_midnight(day: date, zone: str) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC)
 
