@@ -480,20 +480,24 @@ def calendar_step(env: BenchEnv) -> Case:
     return _case(env, "coordinator", "cal-date.value", inputs, state)
 
 
-def _appointment_of_the_week(env: BenchEnv) -> int:
-    f = _facts(env)
+def _first_appointment(env: BenchEnv, where: Any, since: timedelta) -> int:
+    """The earliest appointment matching ``where`` that starts after now - ``since``."""
     with env.db.read() as s:
         return int(
             s.scalars(
                 select(Appointment.id)
-                .where(
-                    Appointment.practitioner_id == f["practitioner_id"],
-                    Appointment.start_at >= datetime.now(UTC) - timedelta(days=3),
-                )
+                .where(where, Appointment.start_at >= datetime.now(UTC) - since)
                 .order_by(Appointment.start_at)
                 .limit(1)
             ).one()
         )
+
+
+def _appointment_of_the_week(env: BenchEnv) -> int:
+    f = _facts(env)
+    return _first_appointment(
+        env, Appointment.practitioner_id == f["practitioner_id"], timedelta(days=3)
+    )
 
 
 @benchmark("callback /calendar: click an appointment")
@@ -664,18 +668,7 @@ def today_clinic(env: BenchEnv) -> Case:
 
 def _appointment_of_today(env: BenchEnv) -> int:
     f = _facts(env)
-    with env.db.read() as s:
-        return int(
-            s.scalars(
-                select(Appointment.id)
-                .where(
-                    Appointment.clinic_id == f["clinic_id"],
-                    Appointment.start_at >= datetime.now(UTC) - timedelta(hours=8),
-                )
-                .order_by(Appointment.start_at)
-                .limit(1)
-            ).one()
-        )
+    return _first_appointment(env, Appointment.clinic_id == f["clinic_id"], timedelta(hours=8))
 
 
 @benchmark("callback /today: click More…")
