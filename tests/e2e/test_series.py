@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 from data.models import Appointment, Patient
@@ -112,12 +113,22 @@ def test_front_desk_books_a_six_week_series_skipping_the_taken_week(
         f"&start={first.isoformat().replace('+', '%2B')}&patient={patient}"
     )
     page.locator("#book-start .active").wait_for()
+    # The prefilled form answers several callbacks in a row (practitioner, clinic, open
+    # times, the hold); a click that lands while one of them re-renders the form is lost
+    # on a slow machine, so let it settle first, as a user would see it settle.
+    page.wait_for_load_state("networkidle")
     page.get_by_text("Repeat (a recurring series)").click()
     page.locator("#book-repeat-count").fill(str(WEEKS))
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Preview").click()
 
     rows = page.locator("#book-preview-rows tbody tr")
-    rows.nth(WEEKS - 1).wait_for()
+    try:
+        rows.nth(WEEKS - 1).wait_for()
+    except PlaywrightTimeout:
+        shot(page, artifacts_dir, "series-preview-missing", e2e_backend)
+        said = page.locator("#book-repeat-error").inner_text()
+        raise AssertionError(f"no preview of {WEEKS} rows; the form says {said!r}") from None
     assert rows.count() == WEEKS
     conflict = page.locator('#book-preview-rows tr[data-ok="no"]')
     assert conflict.count() == 1
